@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12's archive, everything meshgate builds and tests with.
+# Idempotent: packages already present are skipped, apt-get runs only when something is missing.
+set -euo pipefail
+
+PKGS=(
+  # build
+  meson ninja-build pkg-config g++ clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  clang-format clang-tidy
+  # libraries
+  dpdk dpdk-dev libdpdk-dev libssl-dev libnghttp2-dev libprotobuf-dev protobuf-compiler
+  libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libipsec-mb-dev libnuma-dev
+  # lab and peers
+  iproute2 iputils-ping ethtool iperf3 curl tshark python3 python3-scapy netcat-openbsd
+  procps psmisc
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer no without a prompt.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
