@@ -1,0 +1,69 @@
+#pragma once
+// The control lcore's packet work: ARP (RFC 826) and IPv6 neighbor discovery (RFC 4861)
+// answers, next-hop resolution with bounded hold queues, retries and expiry. Workers punt ARP,
+// NS/NA and packets whose next hop has no MAC yet through per-worker rings; what the control
+// lcore sends goes back through worker 0's inject ring, so only workers touch TX queues.
+//
+// Thread contract: every method runs on the main lcore only.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dataplane/counters.hpp"
+#include "dataplane/neighbor.hpp"
+#include "dataplane/runtime.hpp"
+
+struct rte_mbuf;
+struct rte_mempool;
+struct rte_ring;
+
+namespace meshgate::dataplane {
+
+class control_plane {
+public:
+    control_plane(const runtime* rt, neighbor_table* neighbors, rte_mempool* pool,
+                  core_counters* counters, uint64_t tsc_hz, neighbor_timers timers) noexcept;
+
+    // Each worker's punt ring (worker -> control) and inject ring (control -> worker).
+    void add_worker(rte_ring* punt, rte_ring* inject) { workers_.push_back({punt, inject}); }
+    // Static neighbors from the config become permanent entries.
+    result<bool> install_static_neighbors(const policy::config& cfg);
+    // Drains the punt rings and runs due timers. Returns the number of packets handled.
+    unsigned poll(uint64_t now) noexcept;
+    // One line per neighbor entry in use (for SIGUSR1 and telemetry).
+    std::vector<std::string> describe_neighbors() const;
+
+    static neighbor_timers default_timers(uint64_t tsc_hz) noexcept {
+        return {tsc_hz, tsc_hz * 30, 3};
+    }
+
+private:
+    struct worker_rings {
+        rte_ring* punt;
+        rte_ring* inject;
+    };
+
+    void handle(rte_mbuf* m, uint64_t now) noexcept;
+    void handle_arp(rte_mbuf* m, uint16_t ifindex, uint64_t now) noexcept;
+    void handle_nd(rte_mbuf* m, uint16_t ifindex, uint64_t now) noexcept;
+    void handle_resolve(rte_mbuf* m, uint64_t now) noexcept;
+    // A neighbor's MAC was seen; `create` adds an entry that did not exist.
+    void confirm(const neighbor_key& key, const rte_ether_addr& mac, bool create, uint64_t now) noexcept;
+    void solicit(uint32_t slot, bool unicast) noexcept;
+    void release_held(uint32_t slot) noexcept;
+    void drop_held(uint32_t slot) noexcept;
+    void run_timers(uint64_t now) noexcept;
+    void send(rte_mbuf* m) noexcept;
+    void drop(uint16_t port, rte_mbuf* m, drop_reason r) noexcept;
+
+    const runtime* rt_;
+    neighbor_table* nt_;
+    rte_mempool* pool_;
+    core_counters* ctr_;
+    neighbor_timers timers_;
+    uint64_t timer_step_;   // how often the neighbor timers are scanned
+    uint64_t next_scan_ = 0;
+    std::vector<worker_rings> workers_;
+};
+
+}  // namespace meshgate::dataplane

@@ -1,0 +1,43 @@
+#pragma once
+// Per-core counters. Each lcore writes only its own block (plain stores through atomic_ref, no
+// locked instructions); readers on other threads (telemetry, SIGUSR1 printing) load them relaxed
+// and sum across cores.
+#include <atomic>
+#include <cstdint>
+
+#include "dataplane/drop_reason.hpp"
+
+namespace meshgate::dataplane {
+
+inline constexpr unsigned max_ports = 32;  // RTE_MAX_ETHPORTS in Debian's build
+
+// Owner-only increment: a relaxed load and store, which compile to a plain add on x86.
+inline void count(uint64_t& c, uint64_t n = 1) noexcept {
+    std::atomic_ref<uint64_t> r(c);
+    r.store(r.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+inline uint64_t read_counter(const uint64_t& c) noexcept {
+    return std::atomic_ref<uint64_t>(const_cast<uint64_t&>(c)).load(std::memory_order_relaxed);
+}
+
+struct port_counters {
+    uint64_t rx_packets;           // frames received
+    uint64_t rx_bytes;
+    uint64_t tx_packets;           // frames handed to the PMD and accepted
+    uint64_t tx_bytes;
+    uint64_t drops[drop_reason_count];  // by reason, charged to the ingress port
+};
+
+struct alignas(64) core_counters {
+    port_counters ports[max_ports];
+    uint64_t icmp_errors_sent;     // time exceeded, unreachable, packet too big
+    uint64_t icmp_echo_replies;
+    uint64_t punted;               // ARP/ND and unresolved packets handed to the control lcore
+    uint64_t fragments_sent;       // IPv4 fragments produced
+    uint64_t arp_replies_sent;     // control lcore: ARP replies and NAs sent
+    uint64_t neighbor_solicits_sent;  // control lcore: ARP requests and NSs sent
+    uint64_t neighbors_learned;    // control lcore: entries made or refreshed REACHABLE
+    uint64_t busy_cycles;          // TSC cycles spent on bursts that carried packets
+};
+
+}  // namespace meshgate::dataplane

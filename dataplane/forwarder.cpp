@@ -1,0 +1,410 @@
+#include "dataplane/forwarder.hpp"
+
+#include <rte_ip.h>
+#include <rte_ip_frag.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include "dataplane/icmp.hpp"
+#include "dataplane/neighbor.hpp"
+
+namespace meshgate::dataplane {
+namespace {
+
+constexpr uint16_t ether_ipv4 = 0x0800;
+constexpr uint16_t ether_ipv6 = 0x86dd;
+constexpr unsigned max_fragments = 8;
+
+inline uint16_t rd16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+inline uint32_t rd32(const uint8_t* p) noexcept { return static_cast<uint32_t>(rd16(p)) << 16 | rd16(p + 2); }
+inline void wr16(uint8_t* p, uint16_t v) noexcept {
+    p[0] = static_cast<uint8_t>(v >> 8);
+    p[1] = static_cast<uint8_t>(v);
+}
+
+// Drops the L2 header and any Ethernet padding after the IP packet.
+inline void strip_to_ip(rte_mbuf* m, const packet_info& info) noexcept {
+    rte_pktmbuf_adj(m, info.l3_offset);
+    if (m->data_len > info.ip_total) rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - info.ip_total));
+}
+
+inline bool is_solicited_node(const uint8_t* a) noexcept {
+    // ff02::1:ffXX:XXXX (RFC 4291 2.7.1)
+    static constexpr uint8_t prefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+    return std::memcmp(a, prefix, 13) == 0;
+}
+
+inline bool is_all_nodes(const uint8_t* a) noexcept {
+    static constexpr uint8_t all[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return std::memcmp(a, all, 16) == 0;
+}
+
+}  // namespace
+
+forwarder::forwarder(const runtime* rt, rte_mempool* pool, rte_mempool* indirect_pool,
+                     core_counters* counters, rte_ring* punt_ring, uint64_t tsc_hz) noexcept
+    : rt_(rt), pool_(pool), indirect_pool_(indirect_pool), ctr_(counters), punt_ring_(punt_ring) {
+    uint32_t rate = rt->icmp_errors_per_second == 0 ? 1 : rt->icmp_errors_per_second;
+    icmp_cost_ = tsc_hz / rate;
+    icmp_cap_ = icmp_cost_ * (rt->icmp_errors_burst == 0 ? 1 : rt->icmp_errors_burst);
+    icmp_credit_ = icmp_cap_;
+}
+
+void forwarder::process(uint16_t port, rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept {
+    auto& pc = ctr_->ports[port];
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < n && i < 4; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+    for (uint16_t i = 0; i < n; ++i) {
+        if (i + 4 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void*));
+        bytes += pkts[i]->pkt_len;
+        handle(port, pkts[i], now, out);
+    }
+    count(pc.rx_packets, n);
+    count(pc.rx_bytes, bytes);
+}
+
+void forwarder::enqueue_injected(rte_mbuf** pkts, uint16_t n, tx_batch& out) noexcept {
+    for (uint16_t i = 0; i < n; ++i) queue_tx(pkts[i], out);
+}
+
+void forwarder::queue_tx(rte_mbuf* m, tx_batch& out) noexcept {
+    uint16_t p = m->port;
+    uint16_t c = out.count[p];
+    if (c >= tx_batch_max) {
+        count(ctr_->ports[p].drops[static_cast<unsigned>(drop_reason::tx_full)]);
+        rte_pktmbuf_free(m);
+        return;
+    }
+    if (c == 0) out.used[out.n_used++] = p;
+    out.pkts[p][c] = m;
+    out.count[p] = static_cast<uint16_t>(c + 1);
+}
+
+void forwarder::punt(uint16_t port, rte_mbuf* m) noexcept {
+    if (rte_ring_sp_enqueue(punt_ring_, m) != 0) {
+        drop(port, m, drop_reason::control_ring_full);
+        return;
+    }
+    count(ctr_->punted);
+}
+
+void forwarder::handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) noexcept {
+    if (m->nb_segs != 1) return drop(port, m, drop_reason::multi_segment);
+    const uint8_t* data = rte_pktmbuf_mtod(m, const uint8_t*);
+    packet_info info;
+    bool ck_good = (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+    if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+        return drop(port, m, drop_reason::ipv4_bad_checksum);
+    drop_reason r = parse_packet(data, m->data_len, info, ck_good);
+    if (r != drop_reason::none) return drop(port, m, r);
+    uint16_t ifindex = rt_->ports[port].lookup(info.vlan);
+    if (ifindex == no_interface) return drop(port, m, drop_reason::vlan_unknown);
+    const auto& ifc = rt_->interfaces[ifindex];
+    if ((data[0] & 1) == 0 && std::memcmp(data, ifc.mac.addr_bytes, 6) != 0)
+        return drop(port, m, drop_reason::l2_not_for_us);
+    switch (info.l3) {
+    case l3_kind::ipv4:
+        return handle_ipv4(port, m, info, ifindex, now, out);
+    case l3_kind::ipv6:
+        return handle_ipv6(port, m, info, ifindex, now, out);
+    case l3_kind::arp: {
+        auto* meta = meta_of(m);
+        meta->kind = punt_meta::arp;
+        meta->ifindex = ifindex;
+        return punt(port, m);
+    }
+    }
+}
+
+void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex,
+                            uint64_t now, tx_batch& out) noexcept {
+    uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
+    uint32_t src = rd32(ip + 12);
+    uint32_t dst = rd32(ip + 16);
+    // RFC 1812 5.3.7: martian sources are not forwarded, nor answered.
+    if (src == 0xffffffff || (src >> 28) == 0xe || (src >> 24) == 127 || (src >> 24) == 0)
+        return drop(port, m, drop_reason::ipv4_bad_source);
+    if ((dst >> 28) == 0xe) return drop(port, m, drop_reason::multicast_unsupported);
+    if (dst == 0xffffffff || (dst >> 24) == 127 || (dst >> 24) == 0)
+        return drop(port, m, drop_reason::ipv4_bad_destination);
+    const next_hop* nh = rt_->routes->lookup4(dst);
+    if (nh == nullptr) {
+        icmp4_error(ip, info, ifindex, icmp4::dest_unreachable, icmp4::code_net_unreachable, 0, now, out);
+        return drop(port, m, drop_reason::no_route);
+    }
+    if (nh->kind == nh_kind::local) return local_ipv4(port, m, info, ifindex, now, out);
+    if (nh->kind == nh_kind::broadcast) return drop(port, m, drop_reason::directed_broadcast);
+
+    // RFC 1812 5.3.1: a packet that would leave with TTL 0 is dropped with time exceeded.
+    uint8_t ttl = ip[8];
+    if (ttl <= 1) {
+        icmp4_error(ip, info, ifindex, icmp4::time_exceeded, 0, 0, now, out);
+        return drop(port, m, drop_reason::ttl_exceeded);
+    }
+    const auto& egress = rt_->interfaces[nh->ifindex];
+    bool too_big = info.ip_total > egress.mtu;
+    bool df = (ip[6] & 0x40) != 0;
+    if (too_big && df) {
+        // RFC 1191 4: code 4 with the next-hop MTU in the low 16 bits.
+        icmp4_error(ip, info, ifindex, icmp4::dest_unreachable, icmp4::code_frag_needed, egress.mtu & 0xffff, now, out);
+        return drop(port, m, drop_reason::mtu_exceeded);
+    }
+    // TTL lives in the high byte of the word shared with the protocol (RFC 1624 update).
+    uint16_t old_word = rd16(ip + 8);
+    ip[8] = static_cast<uint8_t>(ttl - 1);
+    wr16(ip + 10, checksum_adjust(rd16(ip + 10), old_word, rd16(ip + 8)));
+    strip_to_ip(m, info);
+    if (too_big) return fragment4(port, m, *nh, dst, ifindex, out);
+    emit4(m, *nh, dst, ifindex, out);
+}
+
+void forwarder::fragment4(uint16_t port, rte_mbuf* m, const next_hop& nh, uint32_t dst,
+                          uint16_t ifindex, tx_batch& out) noexcept {
+    rte_mbuf* frags[max_fragments];
+    const auto& egress = rt_->interfaces[nh.ifindex];
+    int32_t n = rte_ipv4_fragment_packet(m, frags, max_fragments, static_cast<uint16_t>(egress.mtu),
+                                         pool_, indirect_pool_);
+    rte_pktmbuf_free(m);
+    if (n < 0) {
+        count(ctr_->ports[port].drops[static_cast<unsigned>(drop_reason::fragmentation_failed)]);
+        return;
+    }
+    for (int32_t i = 0; i < n; ++i) {
+        auto* h = rte_pktmbuf_mtod(frags[i], rte_ipv4_hdr*);
+        h->hdr_checksum = 0;
+        h->hdr_checksum = rte_ipv4_cksum(h);
+        emit4(frags[i], nh, dst, ifindex, out);
+    }
+    count(ctr_->fragments_sent, static_cast<uint64_t>(n));
+}
+
+void forwarder::local_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex,
+                           uint64_t now, tx_batch& out) noexcept {
+    uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
+    if (info.l4_proto == ip_proto::udp && info.has_l4) {
+        // RFC 1812 4.3.2.4 / RFC 1122: UDP to a port nobody serves draws port unreachable
+        // (what traceroute expects from the last hop).
+        icmp4_error(ip, info, ifindex, icmp4::dest_unreachable, 3, 0, now, out);
+        return drop(port, m, drop_reason::local_unsupported);
+    }
+    if (info.l4_proto != ip_proto::icmp || !info.has_l4 || info.is_fragment)
+        return drop(port, m, drop_reason::local_unsupported);
+    uint8_t* icmp = ip + info.l3_len;
+    uint32_t icmp_len = info.ip_total - info.l3_len;
+    if (icmp[0] != icmp4::echo_request) return drop(port, m, drop_reason::local_unsupported);
+    if (icmp_len < 8 || rte_raw_cksum(icmp, icmp_len) != 0xffff) return drop(port, m, drop_reason::icmp_malformed);
+    // RFC 792 echo reply: addresses swapped, type 0, the rest as received.
+    uint8_t tmp[4];
+    std::memcpy(tmp, ip + 12, 4);
+    std::memcpy(ip + 12, ip + 16, 4);
+    std::memcpy(ip + 16, tmp, 4);
+    ip[8] = 64;
+    ip[1] = 0;
+    wr16(ip + 10, 0);
+    auto* h = reinterpret_cast<rte_ipv4_hdr*>(ip);
+    h->hdr_checksum = rte_ipv4_cksum(h);
+    uint16_t old_word = rd16(icmp);
+    icmp[0] = icmp4::echo_reply;
+    wr16(icmp + 2, checksum_adjust(rd16(icmp + 2), old_word, rd16(icmp)));
+    uint32_t dst = rd32(ip + 16);
+    strip_to_ip(m, info);
+    const next_hop* nh = rt_->routes->lookup4(dst);
+    if (nh == nullptr || nh->kind != nh_kind::forward) return drop(port, m, drop_reason::no_route);
+    count(ctr_->icmp_echo_replies);
+    emit4(m, *nh, dst, no_interface, out);
+}
+
+void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex,
+                            uint64_t now, tx_batch& out) noexcept {
+    uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
+    const uint8_t* src = ip + 8;
+    const uint8_t* dst = ip + 24;
+    static constexpr uint8_t loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    if (src[0] == 0xff || std::memcmp(src, loopback, 16) == 0)
+        return drop(port, m, drop_reason::ipv6_bad_source);
+    bool nd = info.has_l4 && info.l4_proto == ip_proto::icmpv6 &&
+              (ip[info.l3_len] == icmp6::neighbor_solicit || ip[info.l3_len] == icmp6::neighbor_advert);
+    if (dst[0] == 0xff) {
+        if (nd && (is_solicited_node(dst) || is_all_nodes(dst))) {
+            auto* meta = meta_of(m);
+            meta->kind = punt_meta::nd;
+            meta->ifindex = ifindex;
+            return punt(port, m);
+        }
+        return drop(port, m, drop_reason::multicast_unsupported);
+    }
+    bool link_local_dst = dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80;
+    if (link_local_dst) {
+        if (nd) {  // NS/NA to a link-local address: ours or not, the control lcore decides
+            auto* meta = meta_of(m);
+            meta->kind = punt_meta::nd;
+            meta->ifindex = ifindex;
+            return punt(port, m);
+        }
+        return drop(port, m, drop_reason::ipv6_link_local_forward);
+    }
+    const next_hop* nh = rt_->routes->lookup6(dst);
+    if (nh == nullptr) {
+        icmp6_error(ip, info, ifindex, icmp6::dest_unreachable, icmp6::code_no_route, 0, now, out);
+        return drop(port, m, drop_reason::no_route);
+    }
+    if (nh->kind == nh_kind::local) {
+        if (nd) {
+            auto* meta = meta_of(m);
+            meta->kind = punt_meta::nd;
+            meta->ifindex = ifindex;
+            return punt(port, m);
+        }
+        return local_ipv6(port, m, info, ifindex, now, out);
+    }
+    // RFC 4291 2.5.6: packets with a link-local source are not forwarded.
+    if (src[0] == 0xfe && (src[1] & 0xc0) == 0x80) return drop(port, m, drop_reason::ipv6_link_local_forward);
+    uint8_t hop_limit = ip[7];
+    if (hop_limit <= 1) {
+        icmp6_error(ip, info, ifindex, icmp6::time_exceeded, 0, 0, now, out);
+        return drop(port, m, drop_reason::ttl_exceeded);
+    }
+    const auto& egress = rt_->interfaces[nh->ifindex];
+    if (info.ip_total > egress.mtu) {
+        // RFC 8200 5 / RFC 4443 3.2: routers do not fragment IPv6; packet too big with the MTU.
+        icmp6_error(ip, info, ifindex, icmp6::packet_too_big, 0, egress.mtu, now, out);
+        return drop(port, m, drop_reason::mtu_exceeded);
+    }
+    ip[7] = static_cast<uint8_t>(hop_limit - 1);
+    uint8_t dst_copy[16];
+    std::memcpy(dst_copy, dst, 16);
+    strip_to_ip(m, info);
+    emit6(m, *nh, dst_copy, ifindex, out);
+}
+
+void forwarder::local_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex,
+                           uint64_t now, tx_batch& out) noexcept {
+    uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
+    if (info.l4_proto == ip_proto::udp && info.has_l4) {
+        icmp6_error(ip, info, ifindex, icmp6::dest_unreachable, 4 /* port unreachable */, 0, now, out);
+        return drop(port, m, drop_reason::local_unsupported);
+    }
+    if (info.l4_proto != ip_proto::icmpv6 || !info.has_l4 || info.is_fragment)
+        return drop(port, m, drop_reason::local_unsupported);
+    uint8_t* icmp = ip + info.l3_len;
+    uint32_t icmp_len = info.ip_total - info.l3_len;
+    if (icmp[0] != icmp6::echo_request) return drop(port, m, drop_reason::local_unsupported);
+    if (icmp_len < 8 || icmp6_checksum(ip + 8, ip + 24, icmp, icmp_len) != 0)
+        return drop(port, m, drop_reason::icmp_malformed);
+    // RFC 4443 4.2: the reply goes from the address the request was sent to.
+    uint8_t tmp[16];
+    std::memcpy(tmp, ip + 8, 16);
+    std::memcpy(ip + 8, ip + 24, 16);
+    std::memcpy(ip + 24, tmp, 16);
+    ip[7] = 64;
+    uint16_t old_word = rd16(icmp);
+    icmp[0] = icmp6::echo_reply;
+    wr16(icmp + 2, checksum_adjust(rd16(icmp + 2), old_word, rd16(icmp)));
+    strip_to_ip(m, info);
+    const next_hop* nh = rt_->routes->lookup6(tmp);
+    if (nh == nullptr || nh->kind != nh_kind::forward) return drop(port, m, drop_reason::no_route);
+    count(ctr_->icmp_echo_replies);
+    emit6(m, *nh, tmp, no_interface, out);
+}
+
+bool forwarder::icmp_token(uint64_t now) noexcept {
+    uint64_t credit = icmp_credit_ + (now - icmp_last_);
+    icmp_last_ = now;
+    if (credit > icmp_cap_ || credit < icmp_credit_) credit = icmp_cap_;
+    if (credit < icmp_cost_) {
+        icmp_credit_ = credit;
+        return false;
+    }
+    icmp_credit_ = credit - icmp_cost_;
+    return true;
+}
+
+void forwarder::icmp4_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type,
+                            uint8_t code, uint32_t rest, uint64_t now, tx_batch& out) noexcept {
+    const auto& ifc = rt_->interfaces[ifindex];
+    if (ifc.ipv4_primary == 0 || !icmp4_error_permitted(ip, info)) return;
+    uint16_t port = ifc.port;
+    if (!icmp_token(now)) {
+        count(ctr_->ports[port].drops[static_cast<unsigned>(drop_reason::icmp_rate_limited)]);
+        return;
+    }
+    rte_mbuf* e = make_icmp4_error(pool_, ip, info.ip_total, ifc.ipv4_primary, type, code, rest);
+    if (e == nullptr) {
+        count(ctr_->ports[port].drops[static_cast<unsigned>(drop_reason::icmp_no_buffer)]);
+        return;
+    }
+    uint32_t dst = rd32(ip + 12);
+    const next_hop* nh = rt_->routes->lookup4(dst);
+    if (nh == nullptr || nh->kind != nh_kind::forward) {
+        rte_pktmbuf_free(e);
+        return;
+    }
+    count(ctr_->icmp_errors_sent);
+    emit4(e, *nh, dst, no_interface, out);
+}
+
+void forwarder::icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type,
+                            uint8_t code, uint32_t param, uint64_t now, tx_batch& out) noexcept {
+    const auto& ifc = rt_->interfaces[ifindex];
+    if (!ifc.has_ipv6 || !icmp6_error_permitted(ip, info, type == icmp6::packet_too_big)) return;
+    uint16_t port = ifc.port;
+    if (!icmp_token(now)) {
+        count(ctr_->ports[port].drops[static_cast<unsigned>(drop_reason::icmp_rate_limited)]);
+        return;
+    }
+    rte_mbuf* e = make_icmp6_error(pool_, ip, info.ip_total, ifc.ipv6_primary, type, code, param);
+    if (e == nullptr) {
+        count(ctr_->ports[port].drops[static_cast<unsigned>(drop_reason::icmp_no_buffer)]);
+        return;
+    }
+    const uint8_t* dst = rte_pktmbuf_mtod_offset(e, const uint8_t*, 24);
+    const next_hop* nh = rt_->routes->lookup6(dst);
+    if (nh == nullptr || nh->kind != nh_kind::forward) {
+        rte_pktmbuf_free(e);
+        return;
+    }
+    count(ctr_->icmp_errors_sent);
+    emit6(e, *nh, dst, no_interface, out);
+}
+
+void forwarder::emit4(rte_mbuf* m, const next_hop& nh, uint32_t dst, uint16_t in_ifindex, tx_batch& out) noexcept {
+    const auto& egress = rt_->interfaces[nh.ifindex];
+    rte_ether_addr mac;
+    bool ok = nh.has_gateway ? rt_->neighbors->slot_mac(nh.gateway_slot, mac)
+                             : rt_->neighbors->lookup(neighbor_key::v4(nh.ifindex, dst), mac);
+    if (!ok) {
+        auto* meta = meta_of(m);
+        meta->kind = punt_meta::resolve;
+        meta->family = 4;
+        meta->ifindex = nh.ifindex;
+        meta->in_ifindex = in_ifindex;
+        uint32_t target = nh.has_gateway ? nh.gateway4 : dst;
+        meta->ip[0] = static_cast<uint8_t>(target >> 24);
+        meta->ip[1] = static_cast<uint8_t>(target >> 16);
+        meta->ip[2] = static_cast<uint8_t>(target >> 8);
+        meta->ip[3] = static_cast<uint8_t>(target);
+        return punt(egress.port, m);
+    }
+    if (!write_l2(m, egress, mac, ether_ipv4)) return drop(egress.port, m, drop_reason::no_headroom);
+    queue_tx(m, out);
+}
+
+void forwarder::emit6(rte_mbuf* m, const next_hop& nh, const uint8_t* dst, uint16_t in_ifindex, tx_batch& out) noexcept {
+    const auto& egress = rt_->interfaces[nh.ifindex];
+    rte_ether_addr mac;
+    bool ok = nh.has_gateway ? rt_->neighbors->slot_mac(nh.gateway_slot, mac)
+                             : rt_->neighbors->lookup(neighbor_key::v6(nh.ifindex, dst), mac);
+    if (!ok) {
+        auto* meta = meta_of(m);
+        meta->kind = punt_meta::resolve;
+        meta->family = 6;
+        meta->ifindex = nh.ifindex;
+        meta->in_ifindex = in_ifindex;
+        std::memcpy(meta->ip, nh.has_gateway ? nh.gateway6.bytes.data() : dst, 16);
+        return punt(egress.port, m);
+    }
+    if (!write_l2(m, egress, mac, ether_ipv6)) return drop(egress.port, m, drop_reason::no_headroom);
+    queue_tx(m, out);
+}
+
+}  // namespace meshgate::dataplane

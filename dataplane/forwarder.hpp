@@ -1,0 +1,120 @@
+#pragma once
+// The worker's packet path: parse, classify (ARP/ND to the control lcore, own addresses,
+// forwarding), route by longest-prefix match, TTL/hop limit, MTU (fragment or ICMP), neighbor
+// rewrite, and the batch of packets to transmit. No allocation except mbufs from the pool, no
+// locks, syscalls, logging or exceptions.
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "dataplane/counters.hpp"
+#include "dataplane/packet_parse.hpp"
+#include "dataplane/runtime.hpp"
+
+struct rte_ring;
+struct rte_mempool;
+
+namespace meshgate::dataplane {
+
+inline constexpr uint16_t burst_size = 32;
+// Per port per burst: 32 packets, each up to 8 fragments plus an ICMP message, plus injected.
+inline constexpr uint16_t tx_batch_max = 512;
+
+// What a worker hands the control lcore, in the mbuf's private area.
+struct punt_meta {
+    enum kind_t : uint8_t { arp = 1, nd = 2, resolve = 3 };
+    uint8_t kind;
+    uint8_t family;       // resolve: 4 or 6
+    uint16_t ifindex;     // arp/nd: ingress interface; resolve: egress interface
+    uint16_t in_ifindex;  // resolve: ingress interface (no_interface: originated here)
+    uint8_t ip[16];       // resolve: address to resolve (IPv4 in the first 4 bytes)
+};
+
+inline constexpr uint16_t mbuf_priv_size = (sizeof(punt_meta) + RTE_MBUF_PRIV_ALIGN - 1) & ~(RTE_MBUF_PRIV_ALIGN - 1);
+
+inline punt_meta* meta_of(rte_mbuf* m) noexcept { return static_cast<punt_meta*>(rte_mbuf_to_priv(m)); }
+
+// Packets to transmit, bucketed by port, filled by one worker during one loop iteration.
+struct tx_batch {
+    uint16_t count[max_ports];
+    uint16_t used[max_ports];  // ports with count > 0, in first-use order
+    uint16_t n_used;
+    rte_mbuf* pkts[max_ports][tx_batch_max];
+
+    void clear() noexcept {
+        for (uint16_t i = 0; i < n_used; ++i) count[used[i]] = 0;
+        n_used = 0;
+    }
+};
+
+// Prepends Ethernet (and the interface's 802.1Q tag) to an mbuf that starts at the IP header.
+// False when the mbuf has no headroom left.
+inline bool write_l2(rte_mbuf* m, const interface_rt& ifc, const rte_ether_addr& dst,
+                     uint16_t ether_type) noexcept {
+    uint16_t l2 = ifc.vlan != 0 ? 18 : 14;
+    auto* h = rte_pktmbuf_mtod(m, uint8_t*) - l2;
+    if (rte_pktmbuf_prepend(m, l2) == nullptr) return false;
+    std::memcpy(h, dst.addr_bytes, 6);
+    std::memcpy(h + 6, ifc.mac.addr_bytes, 6);
+    if (ifc.vlan != 0) {
+        h[12] = 0x81;
+        h[13] = 0x00;
+        h[14] = static_cast<uint8_t>(ifc.vlan >> 8);
+        h[15] = static_cast<uint8_t>(ifc.vlan);
+        h += 4;
+    }
+    h[12] = static_cast<uint8_t>(ether_type >> 8);
+    h[13] = static_cast<uint8_t>(ether_type);
+    m->port = ifc.port;
+    return true;
+}
+
+class forwarder {
+public:
+    // Thread contract: built on the main lcore, then used only by its worker lcore.
+    forwarder(const runtime* rt, rte_mempool* pool, rte_mempool* indirect_pool,
+              core_counters* counters, rte_ring* punt_ring, uint64_t tsc_hz) noexcept;
+
+    // Handles a received burst from `port`, filling `out`.
+    void process(uint16_t port, rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept;
+    // Queues packets built by the control lcore (L2 already written, m->port set).
+    void enqueue_injected(rte_mbuf** pkts, uint16_t n, tx_batch& out) noexcept;
+
+    // Sends an IP packet (the mbuf starts at the IP header) to next hop `nh`: neighbor lookup,
+    // Ethernet rewrite and queueing, or a hand-off to the control lcore for resolution.
+    void emit4(rte_mbuf* m, const next_hop& nh, uint32_t dst, uint16_t in_ifindex, tx_batch& out) noexcept;
+    void emit6(rte_mbuf* m, const next_hop& nh, const uint8_t* dst, uint16_t in_ifindex, tx_batch& out) noexcept;
+
+    void set_runtime(const runtime* rt) noexcept { rt_ = rt; }
+
+private:
+    void handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) noexcept;
+    void handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now, tx_batch& out) noexcept;
+    void handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now, tx_batch& out) noexcept;
+    void local_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now, tx_batch& out) noexcept;
+    void local_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now, tx_batch& out) noexcept;
+    void fragment4(uint16_t port, rte_mbuf* m, const next_hop& nh, uint32_t dst, uint16_t ifindex, tx_batch& out) noexcept;
+    void icmp4_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type, uint8_t code, uint32_t rest, uint64_t now, tx_batch& out) noexcept;
+    void icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type, uint8_t code, uint32_t param, uint64_t now, tx_batch& out) noexcept;
+    bool icmp_token(uint64_t now) noexcept;
+    void punt(uint16_t port, rte_mbuf* m) noexcept;
+    void drop(uint16_t port, rte_mbuf* m, drop_reason r) noexcept {
+        count(ctr_->ports[port].drops[static_cast<unsigned>(r)]);
+        rte_pktmbuf_free(m);
+    }
+    void queue_tx(rte_mbuf* m, tx_batch& out) noexcept;
+
+    const runtime* rt_;
+    rte_mempool* pool_;
+    rte_mempool* indirect_pool_;
+    core_counters* ctr_;
+    rte_ring* punt_ring_;
+    uint64_t icmp_cost_;    // TSC cycles of credit one ICMP error costs
+    uint64_t icmp_cap_;     // bucket size in cycles of credit
+    uint64_t icmp_credit_;
+    uint64_t icmp_last_ = 0;
+};
+
+}  // namespace meshgate::dataplane

@@ -1,0 +1,396 @@
+// meshgate-dataplane: EAL, ports, workers and the control loop.
+//
+//   meshgate-dataplane [EAL args] -- --config FILE [--check] [--duration SEC]
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dataplane/control.hpp"
+#include "dataplane/forwarder.hpp"
+#include "dataplane/neighbor.hpp"
+#include "dataplane/runtime.hpp"
+#include "dataplane/stats.hpp"
+#include "policy/config.hpp"
+
+namespace meshgate::dataplane {
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_report{false};
+
+void on_signal(int sig) {
+    if (sig == SIGUSR1) {
+        g_report.store(true);
+    } else {
+        g_stop.store(true);
+    }
+}
+
+[[noreturn]] void die(const std::string& msg) {
+    std::fprintf(stderr, "meshgate-dataplane: %s\n", msg.c_str());
+    std::fflush(stderr);
+    std::exit(1);
+}
+
+struct options {
+    std::string config;
+    bool check = false;
+    double duration = 0;
+};
+
+options parse_options(int argc, char** argv) {
+    options o;
+    for (int i = 0; i < argc; ++i) {
+        std::string a = argv[i];
+        auto need = [&](const char* what) -> std::string {
+            if (i + 1 >= argc) die(std::string(what) + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--config") {
+            o.config = need("--config");
+        } else if (a == "--check") {
+            o.check = true;
+        } else if (a == "--duration") {
+            char* end = nullptr;
+            auto v = need("--duration");
+            o.duration = std::strtod(v.c_str(), &end);
+            if (end == v.c_str() || *end != '\0' || o.duration <= 0) die("--duration: \"" + v + "\" is not a positive number of seconds");
+        } else if (a == "--help" || a == "-h") {
+            std::printf("usage: meshgate-dataplane [EAL args] -- --config FILE [--check] [--duration SEC]\n");
+            std::exit(0);
+        } else {
+            die("unknown option \"" + a + "\" (see --help)");
+        }
+    }
+    if (o.config.empty()) die("--config FILE is required (after the EAL arguments and --)");
+    return o;
+}
+
+struct worker_ctx {
+    unsigned id = 0;                  // 0..n_workers-1, also the TX queue index and RCU thread id
+    unsigned lcore = 0;
+    std::vector<std::pair<uint16_t, uint16_t>> rx;  // (port, queue) this worker polls
+    forwarder* fwd = nullptr;
+    tx_batch* batch = nullptr;
+    rte_ring* inject = nullptr;
+    core_counters* ctr = nullptr;
+    rte_rcu_qsbr* qsbr = nullptr;
+};
+
+void flush(worker_ctx& w) noexcept {
+    tx_batch& b = *w.batch;
+    for (uint16_t i = 0; i < b.n_used; ++i) {
+        uint16_t port = b.used[i];
+        uint16_t n = b.count[port];
+        rte_mbuf** pkts = b.pkts[port];
+        uint64_t bytes = 0;
+        for (uint16_t k = 0; k < n; ++k) bytes += pkts[k]->pkt_len;
+        uint16_t sent = rte_eth_tx_burst(port, static_cast<uint16_t>(w.id), pkts, n);
+        if (sent < n) {
+            for (uint16_t k = sent; k < n; ++k) {
+                bytes -= pkts[k]->pkt_len;
+                rte_pktmbuf_free(pkts[k]);
+            }
+            count(w.ctr->ports[port].drops[static_cast<unsigned>(drop_reason::tx_full)], n - sent);
+        }
+        count(w.ctr->ports[port].tx_packets, sent);
+        count(w.ctr->ports[port].tx_bytes, bytes);
+    }
+    b.clear();
+}
+
+int worker_main(void* arg) {
+    auto& w = *static_cast<worker_ctx*>(arg);
+    rte_rcu_qsbr_thread_register(w.qsbr, w.id);
+    rte_rcu_qsbr_thread_online(w.qsbr, w.id);
+    rte_mbuf* pkts[burst_size];
+    while (!g_stop.load(std::memory_order_relaxed)) {
+        rte_rcu_qsbr_quiescent(w.qsbr, w.id);
+        uint64_t now = rte_rdtsc();
+        bool busy = false;
+        for (auto [port, q] : w.rx) {
+            uint16_t n = rte_eth_rx_burst(port, q, pkts, burst_size);
+            if (n == 0) continue;
+            w.fwd->process(port, pkts, n, now, *w.batch);
+            busy = true;
+        }
+        unsigned n = rte_ring_sc_dequeue_burst(w.inject, reinterpret_cast<void**>(pkts), burst_size, nullptr);
+        if (n != 0) {
+            w.fwd->enqueue_injected(pkts, static_cast<uint16_t>(n), *w.batch);
+            busy = true;
+        }
+        if (busy) {
+            flush(w);
+            count(w.ctr->busy_cycles, rte_rdtsc() - now);
+        }
+    }
+    rte_rcu_qsbr_thread_offline(w.qsbr, w.id);
+    rte_rcu_qsbr_thread_unregister(w.qsbr, w.id);
+    return 0;
+}
+
+std::string port_name_of(const std::string& device) { return device.substr(0, device.find(',')); }
+
+// Finds or probes the DPDK port for a device string.
+uint16_t attach_port(const std::string& device, const std::string& field) {
+    uint16_t port = 0;
+    auto name = port_name_of(device);
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &port) == 0) return port;
+    int rc = rte_dev_probe(device.c_str());
+    if (rc != 0) die(field + ": cannot probe \"" + device + "\": " + rte_strerror(-rc));
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &port) != 0)
+        die(field + ": \"" + device + "\" was probed but created no port named \"" + name + "\"");
+    if (port >= max_ports) die(field + ": port id " + std::to_string(port) + " is above the supported " + std::to_string(max_ports));
+    return port;
+}
+
+struct port_setup {
+    uint16_t port;
+    uint16_t rx_queues;
+    uint32_t mtu;
+    std::optional<mac_addr> mac;
+    std::string names;
+};
+
+void setup_port(port_setup& ps, unsigned n_workers, const policy::worker_settings& ws, rte_mempool* pool) {
+    const std::string what = "port " + std::to_string(ps.port) + " (" + ps.names + ")";
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(ps.port, &info) != 0) die(what + ": cannot read device info");
+    if (info.max_tx_queues < n_workers)
+        die(what + ": supports " + std::to_string(info.max_tx_queues) + " TX queues, " + std::to_string(n_workers) +
+            " workers need one each (af_packet: add qpairs=" + std::to_string(n_workers) + " to the device string)");
+    ps.rx_queues = static_cast<uint16_t>(std::min<unsigned>(n_workers, info.max_rx_queues));
+    rte_eth_conf conf{};
+    static uint8_t symmetric_key[40];
+    for (unsigned i = 0; i < sizeof symmetric_key; i += 2) {
+        symmetric_key[i] = 0x6d;  // a repeated 16-bit pattern makes Toeplitz hashing symmetric
+        symmetric_key[i + 1] = 0x5a;
+    }
+    if (ps.rx_queues > 1 && info.flow_type_rss_offloads != 0) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_key = symmetric_key;
+        conf.rx_adv_conf.rss_conf.rss_key_len = sizeof symmetric_key;
+        conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+    } else if (ps.rx_queues > 1) {
+        ps.rx_queues = 1;  // no RSS: one worker polls the port
+    }
+    int rc = rte_eth_dev_configure(ps.port, ps.rx_queues, static_cast<uint16_t>(n_workers), &conf);
+    if (rc != 0) die(what + ": configure failed: " + rte_strerror(-rc));
+    uint16_t rxd = static_cast<uint16_t>(ws.rx_descriptors), txd = static_cast<uint16_t>(ws.tx_descriptors);
+    rte_eth_dev_adjust_nb_rx_tx_desc(ps.port, &rxd, &txd);
+    int socket = rte_eth_dev_socket_id(ps.port);
+    if (socket < 0) socket = static_cast<int>(rte_socket_id());
+    for (uint16_t q = 0; q < ps.rx_queues; ++q) {
+        rc = rte_eth_rx_queue_setup(ps.port, q, rxd, static_cast<unsigned>(socket), nullptr, pool);
+        if (rc != 0) die(what + ": RX queue " + std::to_string(q) + " setup failed: " + rte_strerror(-rc));
+    }
+    for (uint16_t q = 0; q < n_workers; ++q) {
+        rc = rte_eth_tx_queue_setup(ps.port, q, txd, static_cast<unsigned>(socket), nullptr);
+        if (rc != 0) die(what + ": TX queue " + std::to_string(q) + " setup failed: " + rte_strerror(-rc));
+    }
+    rc = rte_eth_dev_set_mtu(ps.port, static_cast<uint16_t>(ps.mtu));
+    if (rc != 0 && rc != -ENOTSUP)
+        std::fprintf(stderr, "meshgate-dataplane: %s: MTU %u not set on the device (%s); enforced in software\n",
+                     what.c_str(), ps.mtu, rte_strerror(-rc));
+    if (ps.mac) {
+        rte_ether_addr a;
+        std::memcpy(a.addr_bytes, ps.mac->bytes.data(), 6);
+        if (rte_eth_dev_default_mac_addr_set(ps.port, &a) != 0) rte_eth_promiscuous_enable(ps.port);
+    }
+    rte_eth_allmulticast_enable(ps.port);  // IPv6 neighbor discovery uses solicited-node multicast
+    rc = rte_eth_dev_start(ps.port);
+    if (rc != 0) die(what + ": start failed: " + rte_strerror(-rc));
+}
+
+int run(int argc, char** argv) {
+    int split = argc;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--") == 0) {
+            split = i;
+            break;
+        }
+    }
+    options opt = parse_options(split < argc ? argc - split - 1 : 0, argv + split + 1);
+    auto loaded = policy::load_config_file(opt.config);
+    if (!loaded) die("config rejected: " + loaded.error_message());
+    const policy::config cfg = std::move(loaded).value();
+    if (opt.check) {
+        std::printf("meshgate-dataplane: config %s is valid (generation %lu, %zu interfaces, %zu routes)\n",
+                    opt.config.c_str(), cfg.generation, cfg.interfaces.size(), cfg.routes4.size() + cfg.routes6.size());
+        return 0;
+    }
+
+    if (rte_eal_init(split, argv) < 0) die(std::string("EAL init failed: ") + rte_strerror(rte_errno));
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGUSR1, on_signal);
+
+    // Worker lcores.
+    std::vector<unsigned> lcores;
+    if (cfg.workers.lcores.empty()) {
+        unsigned l;
+        RTE_LCORE_FOREACH_WORKER(l) { lcores.push_back(l); }
+    } else {
+        for (size_t i = 0; i < cfg.workers.lcores.size(); ++i) {
+            unsigned l = cfg.workers.lcores[i];
+            if (!rte_lcore_is_enabled(l) || l == rte_get_main_lcore())
+                die("config rejected: workers.lcores[" + std::to_string(i) + "]: lcore " + std::to_string(l) +
+                    " is not a worker lcore enabled in EAL (-l)");
+            lcores.push_back(l);
+        }
+    }
+    if (lcores.empty()) die("no worker lcore: give EAL at least two lcores (-l 0,1)");
+    const auto n_workers = static_cast<unsigned>(lcores.size());
+    const uint64_t hz = rte_get_tsc_hz();
+
+    // Packet buffers: big enough for the largest MTU plus Ethernet, a VLAN tag and FCS.
+    uint32_t max_mtu = 1500;
+    for (const auto& i : cfg.interfaces) max_mtu = std::max(max_mtu, i.mtu);
+    uint32_t room = std::max<uint32_t>(2048, max_mtu + 26) + RTE_PKTMBUF_HEADROOM;
+    rte_mempool* pool = rte_pktmbuf_pool_create("mg_mbufs", cfg.workers.mbufs, 256, mbuf_priv_size,
+                                                static_cast<uint16_t>(room), static_cast<int>(rte_socket_id()));
+    if (pool == nullptr) die("workers.mbufs: cannot allocate " + std::to_string(cfg.workers.mbufs) + " mbufs: " + rte_strerror(rte_errno));
+    rte_mempool* indirect = rte_pktmbuf_pool_create("mg_indirect", 4095, 128, 0, 0, static_cast<int>(rte_socket_id()));
+    if (indirect == nullptr) die(std::string("cannot allocate indirect mbufs: ") + rte_strerror(rte_errno));
+
+    // Ports: interfaces naming the same device share one.
+    std::vector<uint16_t> port_of(cfg.interfaces.size());
+    std::map<uint16_t, port_setup> ports;
+    for (size_t i = 0; i < cfg.interfaces.size(); ++i) {
+        const auto& ic = cfg.interfaces[i];
+        uint16_t p = attach_port(ic.device, "interfaces[" + std::to_string(i) + "].device");
+        port_of[i] = p;
+        auto [it, fresh] = ports.try_emplace(p, port_setup{p, 1, ic.mtu, ic.mac, ic.name});
+        if (!fresh) {
+            it->second.mtu = std::max(it->second.mtu, ic.mtu);
+            it->second.names += "," + ic.name;
+            if (!it->second.mac) it->second.mac = ic.mac;
+        }
+    }
+    uint64_t rx_need = 0;
+    for (size_t i = 0; i < ports.size(); ++i) rx_need += uint64_t{cfg.workers.rx_descriptors} * n_workers;
+    if (cfg.workers.mbufs < rx_need + 1024)
+        die("config rejected: workers.mbufs: " + std::to_string(cfg.workers.mbufs) + " is too few for " +
+            std::to_string(ports.size()) + " ports' RX rings (need at least " + std::to_string(rx_need + 1024) + ")");
+    for (auto& [p, ps] : ports) setup_port(ps, n_workers, cfg.workers, pool);
+    std::vector<rte_ether_addr> port_mac(cfg.interfaces.size());
+    for (size_t i = 0; i < cfg.interfaces.size(); ++i) rte_eth_macaddr_get(port_of[i], &port_mac[i]);
+
+    // RCU: workers report quiescent points; the neighbor hash frees deleted keys after them.
+    size_t qsz = rte_rcu_qsbr_get_memsize(n_workers);
+    auto* qsbr = static_cast<rte_rcu_qsbr*>(rte_zmalloc("mg_qsbr", qsz, RTE_CACHE_LINE_SIZE));
+    if (qsbr == nullptr || rte_rcu_qsbr_init(qsbr, n_workers) != 0) die("cannot set up RCU");
+
+    auto nt = neighbor_table::create("mg_neighbors", 4096, qsbr);
+    if (!nt) die(nt.error_message());
+    auto* rt = new runtime();
+    rt->generation = cfg.generation;
+    rt->interfaces = build_interfaces(cfg, port_of, port_mac);
+    for (size_t i = 0; i < rt->interfaces.size(); ++i) {
+        auto& pm = rt->ports[rt->interfaces[i].port];
+        if (rt->interfaces[i].vlan == 0) pm.untagged = static_cast<uint16_t>(i);
+        else pm.vlans.emplace_back(rt->interfaces[i].vlan, static_cast<uint16_t>(i));
+    }
+    rt->neighbors = nt.value();
+    auto routes = route_table::build(cfg, rt->interfaces, *rt->neighbors, "mg_routes");
+    if (!routes) die(routes.error_message());
+    rt->routes = std::move(routes).value();
+    rt->icmp_errors_per_second = cfg.icmp.errors_per_second;
+    rt->icmp_errors_burst = cfg.icmp.errors_burst;
+
+    auto* counters = static_cast<core_counters*>(rte_zmalloc("mg_counters", sizeof(core_counters) * (n_workers + 1), 64));
+    if (counters == nullptr) die("cannot allocate counters");
+    control_plane control(rt, rt->neighbors, pool, &counters[n_workers], hz, control_plane::default_timers(hz));
+    if (auto r = control.install_static_neighbors(cfg); !r) die(r.error_message());
+
+    std::vector<worker_ctx> workers(n_workers);
+    for (unsigned w = 0; w < n_workers; ++w) {
+        auto& c = workers[w];
+        c.id = w;
+        c.lcore = lcores[w];
+        c.ctr = &counters[w];
+        c.qsbr = qsbr;
+        std::string suffix = std::to_string(w);
+        rte_ring* punt = rte_ring_create(("mg_punt" + suffix).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        c.inject = rte_ring_create(("mg_inject" + suffix).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        c.batch = static_cast<tx_batch*>(rte_zmalloc("mg_batch", sizeof(tx_batch), 64));
+        if (punt == nullptr || c.inject == nullptr || c.batch == nullptr) die("cannot allocate worker rings");
+        c.fwd = new forwarder(rt, pool, indirect, c.ctr, punt, hz);
+        control.add_worker(punt, c.inject);
+    }
+    // RX queues to workers, round robin over (port, queue).
+    unsigned next = 0;
+    for (auto& [p, ps] : ports) {
+        for (uint16_t q = 0; q < ps.rx_queues; ++q) workers[next++ % n_workers].rx.emplace_back(p, q);
+    }
+
+    stats_source stats;
+    stats.cores = counters;
+    stats.n_cores = n_workers + 1;
+    stats.generation = cfg.generation;
+    for (auto& [p, ps] : ports) stats.ports.push_back({p, ps.names});
+    register_telemetry(&stats);
+
+    for (auto& c : workers) {
+        if (rte_eal_remote_launch(worker_main, &c, c.lcore) != 0) die("cannot launch worker on lcore " + std::to_string(c.lcore));
+    }
+    const uint64_t start = rte_rdtsc();
+    std::printf("tsc_hz %lu\n", hz);
+    std::printf("meshgate-dataplane: running: %zu interfaces on %zu ports, %u workers, config generation %lu\n",
+                cfg.interfaces.size(), ports.size(), n_workers, cfg.generation);
+    std::fflush(stdout);
+
+    const uint64_t deadline = opt.duration > 0 ? start + static_cast<uint64_t>(opt.duration * static_cast<double>(hz)) : 0;
+    while (!g_stop.load()) {
+        uint64_t now = rte_rdtsc();
+        unsigned handled = control.poll(now);
+        if (g_report.exchange(false)) {
+            std::printf("%s", format_report(stats).c_str());
+            for (const auto& line : control.describe_neighbors()) std::printf("neighbor %s\n", line.c_str());
+            std::fflush(stdout);
+        }
+        if (deadline != 0 && now >= deadline) break;
+        if (handled == 0) rte_delay_us_sleep(100);
+    }
+    g_stop.store(true);
+    rte_eal_mp_wait_lcore();
+    const double seconds = static_cast<double>(rte_rdtsc() - start) / static_cast<double>(hz);
+
+    std::printf("meshgate-dataplane: stopping\n%s", format_report(stats).c_str());
+    uint64_t rx = 0, tx = 0;
+    for (const auto& pl : stats.ports) {
+        auto p = sum_port(stats, pl.port);
+        rx += p.rx_packets;
+        tx += p.tx_packets;
+    }
+    std::printf("summary: rx_packets %lu tx_packets %lu seconds %.3f rx_mpps %.3f tx_mpps %.3f\n", rx, tx, seconds,
+                static_cast<double>(rx) / seconds / 1e6, static_cast<double>(tx) / seconds / 1e6);
+    std::fflush(stdout);
+    for (auto& [p, ps] : ports) {
+        rte_eth_dev_stop(p);
+        rte_eth_dev_close(p);
+    }
+    rte_eal_cleanup();
+    return 0;
+}
+
+}  // namespace
+}  // namespace meshgate::dataplane
+
+int main(int argc, char** argv) { return meshgate::dataplane::run(argc, argv); }

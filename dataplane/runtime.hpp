@@ -1,0 +1,107 @@
+#pragma once
+// The immutable runtime tables workers read: interfaces, the port/VLAN map, routes with their
+// next hops. Built on the control path from a validated policy::config.
+#include <rte_ether.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/counters.hpp"
+#include "policy/config.hpp"
+#include "policy/result.hpp"
+
+struct rte_lpm;
+struct rte_lpm6;
+
+namespace meshgate::dataplane {
+
+class neighbor_table;
+
+inline constexpr uint16_t no_interface = 0xffff;
+
+struct interface_rt {
+    uint16_t port = 0;             // DPDK port id
+    uint16_t vlan = 0;             // 0: untagged
+    uint32_t mtu = 1500;           // IP MTU
+    rte_ether_addr mac{};          // our MAC on this interface
+    uint32_t ipv4_primary = 0;     // first IPv4 address, host order (0: none); ICMP error source
+    bool has_ipv6 = false;
+    ipv6_addr ipv6_primary;        // first IPv6 address; ICMPv6 error source
+    std::vector<ipv4_prefix> ipv4; // all own addresses with their subnets
+    std::vector<ipv6_prefix> ipv6;
+    std::string name;
+};
+
+enum class nh_kind : uint8_t {
+    forward,    // send out `ifindex` to the gateway or, on-link, to the destination
+    local,      // one of our addresses
+    broadcast,  // a connected subnet's broadcast address
+};
+
+struct next_hop {
+    nh_kind kind = nh_kind::forward;
+    uint16_t ifindex = 0;          // egress interface (local: the interface owning the address)
+    bool has_gateway = false;      // false: the destination itself is the neighbor
+    uint32_t gateway_slot = 0;     // pinned neighbor-table slot of the gateway (has_gateway)
+    uint32_t gateway4 = 0;         // host order
+    ipv6_addr gateway6;
+};
+
+// Per port: which interface a VLAN id (0 = untagged) belongs to.
+struct port_map {
+    uint16_t untagged = no_interface;
+    std::vector<std::pair<uint16_t, uint16_t>> vlans;  // (vlan id, ifindex)
+
+    uint16_t lookup(uint16_t vlan) const noexcept {
+        if (vlan == 0) return untagged;
+        for (const auto& [v, i] : vlans) {
+            if (v == vlan) return i;
+        }
+        return no_interface;
+    }
+};
+
+// Longest-prefix match for IPv4 (rte_lpm, DIR-24-8) and IPv6 (rte_lpm6) onto next hops:
+// connected subnets, own addresses (/32, /128 -> local), subnet broadcasts, static routes.
+class route_table {
+public:
+    route_table() = default;
+    route_table(const route_table&) = delete;
+    route_table& operator=(const route_table&) = delete;
+    ~route_table();
+
+    // Control path. Gateways get pinned slots in `neighbors`. `name` must be unique per process.
+    static result<std::unique_ptr<route_table>> build(const policy::config& cfg,
+                                                      const std::vector<interface_rt>& ifaces,
+                                                      neighbor_table& neighbors, const std::string& name);
+
+    // Any thread. dst4 in host order; dst6 in network order.
+    const next_hop* lookup4(uint32_t dst4) const noexcept;
+    const next_hop* lookup6(const uint8_t* dst6) const noexcept;
+
+private:
+    rte_lpm* lpm4_ = nullptr;
+    rte_lpm6* lpm6_ = nullptr;
+    std::vector<next_hop> hops_;
+};
+
+// Everything the workers read, built once and then immutable.
+struct runtime {
+    uint64_t generation = 0;
+    std::vector<interface_rt> interfaces;
+    port_map ports[max_ports];
+    std::unique_ptr<route_table> routes;
+    neighbor_table* neighbors = nullptr;  // owned by the control plane; lock-free reads
+    uint32_t icmp_errors_per_second = 1000;
+    uint32_t icmp_errors_burst = 100;
+};
+
+// Builds interface_rt entries; `port_of[i]` and `port_mac[i]` give interface i's port and the
+// MAC the port reported (used when the config sets none).
+std::vector<interface_rt> build_interfaces(const policy::config& cfg,
+                                           const std::vector<uint16_t>& port_of,
+                                           const std::vector<rte_ether_addr>& port_mac);
+
+}  // namespace meshgate::dataplane
