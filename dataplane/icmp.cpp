@@ -43,7 +43,7 @@ uint8_t* alloc_ip(rte_mempool* mp, uint32_t len, rte_mbuf*& m) noexcept {
 
 uint16_t icmp4_checksum(const uint8_t* msg, uint32_t len) noexcept {
     uint16_t s = rte_raw_cksum(msg, len);
-    return rte_cpu_to_be_16(static_cast<uint16_t>(~s));
+    return static_cast<uint16_t>(~s);  // summed as stored: store as is
 }
 
 uint16_t icmp6_checksum(const uint8_t* src, const uint8_t* dst, const uint8_t* msg, uint32_t len) noexcept {
@@ -55,7 +55,7 @@ uint16_t icmp6_checksum(const uint8_t* src, const uint8_t* dst, const uint8_t* m
     sum = __rte_raw_cksum(tail, 8, sum);
     sum = __rte_raw_cksum(msg, len, sum);
     uint16_t s = __rte_raw_cksum_reduce(sum);
-    return rte_cpu_to_be_16(static_cast<uint16_t>(~s));
+    return static_cast<uint16_t>(~s);  // summed as stored: store as is
 }
 
 bool icmp4_error_permitted(const uint8_t* ip, const packet_info& info) noexcept {

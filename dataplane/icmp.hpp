@@ -45,9 +45,9 @@ inline uint16_t checksum_adjust(uint16_t cksum, uint16_t old_word, uint16_t new_
 }
 
 // One's-complement checksum of an ICMPv6 message with its pseudo-header (RFC 8200 8.1).
-// Addresses and the message in network order; the result is ready to store (network order).
+// Addresses and the message in network order; the result is stored as is (memcpy).
 uint16_t icmp6_checksum(const uint8_t* src, const uint8_t* dst, const uint8_t* msg, uint32_t len) noexcept;
-// ICMPv4 checksum over the message (network order result).
+// ICMPv4 checksum over the message; stored as is (memcpy).
 uint16_t icmp4_checksum(const uint8_t* msg, uint32_t len) noexcept;
 
 // RFC 1812 4.3.2.7: no error about an ICMP error, a non-first fragment, a packet to a

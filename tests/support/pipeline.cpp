@@ -1,0 +1,138 @@
+#include "tests/support/pipeline.hpp"
+
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <cstring>
+#include <map>
+#include <stdexcept>
+
+namespace meshgate::test {
+
+using namespace meshgate::dataplane;
+
+pipeline::pipeline(const std::string& config_json) {
+    static unsigned instance = 0;
+    std::string tag = "t" + std::to_string(instance++);
+    auto parsed = policy::parse_config_json(config_json);
+    if (!parsed) throw std::runtime_error("config: " + parsed.error_message());
+    cfg_ = std::move(parsed).value();
+
+    pool_ = rte_pktmbuf_pool_create(("p" + tag).c_str(), 4095, 0, mbuf_priv_size, 9100 + RTE_PKTMBUF_HEADROOM, SOCKET_ID_ANY);
+    indirect_ = rte_pktmbuf_pool_create(("i" + tag).c_str(), 1023, 0, 0, 0, SOCKET_ID_ANY);
+    punt_ = rte_ring_create(("u" + tag).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    inject_ = rte_ring_create(("j" + tag).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    counters_ = static_cast<core_counters*>(rte_zmalloc(nullptr, sizeof(core_counters) * 2, 64));
+    batch_ = static_cast<tx_batch*>(rte_zmalloc(nullptr, sizeof(tx_batch), 64));
+    if (!pool_ || !indirect_ || !punt_ || !inject_ || !counters_ || !batch_) throw std::runtime_error("out of DPDK memory");
+    auto nt = neighbor_table::create("n" + tag, 1024, nullptr);
+    if (!nt) throw std::runtime_error(nt.error_message());
+    nt_ = nt.value();
+
+    std::map<std::string, uint16_t> device_port;
+    std::vector<uint16_t> port_of;
+    std::vector<rte_ether_addr> port_mac;
+    for (const auto& i : cfg_.interfaces) {
+        auto [it, fresh] = device_port.try_emplace(i.device, static_cast<uint16_t>(device_port.size()));
+        port_of.push_back(it->second);
+        rte_ether_addr m{};
+        m.addr_bytes[0] = 0x02;
+        m.addr_bytes[5] = static_cast<uint8_t>(it->second + 1);
+        port_mac.push_back(m);
+    }
+    rt_ = std::make_unique<dataplane::runtime>();
+    rt_->generation = cfg_.generation;
+    rt_->interfaces = build_interfaces(cfg_, port_of, port_mac);
+    for (size_t i = 0; i < rt_->interfaces.size(); ++i) {
+        auto& pm = rt_->ports[rt_->interfaces[i].port];
+        if (rt_->interfaces[i].vlan == 0) pm.untagged = static_cast<uint16_t>(i);
+        else pm.vlans.emplace_back(rt_->interfaces[i].vlan, static_cast<uint16_t>(i));
+    }
+    rt_->neighbors = nt_;
+    auto routes = route_table::build(cfg_, rt_->interfaces, *nt_, "r" + tag);
+    if (!routes) throw std::runtime_error(routes.error_message());
+    rt_->routes = std::move(routes).value();
+    rt_->icmp_errors_per_second = cfg_.icmp.errors_per_second;
+    rt_->icmp_errors_burst = cfg_.icmp.errors_burst;
+
+    fwd_ = std::make_unique<forwarder>(rt_.get(), pool_, indirect_, &counters_[0], punt_, hz);
+    control_ = std::make_unique<control_plane>(rt_.get(), nt_, pool_, &counters_[1], hz, control_plane::default_timers(hz));
+    control_->add_worker(punt_, inject_);
+    if (auto r = control_->install_static_neighbors(cfg_); !r) throw std::runtime_error(r.error_message());
+}
+
+pipeline::~pipeline() {
+    control_.reset();
+    fwd_.reset();
+    delete nt_;
+    rt_.reset();
+    rte_free(batch_);
+    rte_free(counters_);
+    rte_ring_free(inject_);
+    rte_ring_free(punt_);
+    rte_mempool_free(indirect_);
+    rte_mempool_free(pool_);
+}
+
+std::vector<output> pipeline::settle() {
+    std::vector<output> out;
+    for (int round = 0; round < 16; ++round) {
+        control_->poll(now_);
+        rte_mbuf* pkts[burst_size];
+        unsigned n = rte_ring_sc_dequeue_burst(inject_, reinterpret_cast<void**>(pkts), burst_size, nullptr);
+        if (n != 0) fwd_->enqueue_injected(pkts, static_cast<uint16_t>(n), *batch_);
+        bool any = batch_->n_used != 0;
+        for (uint16_t i = 0; i < batch_->n_used; ++i) {
+            uint16_t port = batch_->used[i];
+            for (uint16_t k = 0; k < batch_->count[port]; ++k) {
+                rte_mbuf* m = batch_->pkts[port][k];
+                bytes frame(m->pkt_len);
+                const void* p = rte_pktmbuf_read(m, 0, m->pkt_len, frame.data());
+                if (p != frame.data()) std::memcpy(frame.data(), p, m->pkt_len);
+                out.push_back({port, std::move(frame)});
+                rte_pktmbuf_free(m);
+            }
+        }
+        batch_->clear();
+        if (!any && rte_ring_count(punt_) == 0 && rte_ring_count(inject_) == 0) break;
+    }
+    return out;
+}
+
+std::vector<output> pipeline::send(uint16_t port, const bytes& frame) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    if (m == nullptr) throw std::runtime_error("pool empty");
+    auto* p = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
+    if (p == nullptr) throw std::runtime_error("frame too large");
+    std::memcpy(p, frame.data(), frame.size());
+    m->port = port;
+    fwd_->process(port, &m, 1, now_, *batch_);
+    return settle();
+}
+
+std::vector<output> pipeline::advance(double seconds) {
+    std::vector<output> out;
+    uint64_t end = now_ + static_cast<uint64_t>(seconds * static_cast<double>(hz));
+    while (now_ < end) {
+        now_ = std::min(end, now_ + hz / 20);
+        auto o = settle();
+        out.insert(out.end(), o.begin(), o.end());
+    }
+    return out;
+}
+
+uint64_t pipeline::drops(drop_reason r) const {
+    uint64_t v = 0;
+    for (int c = 0; c < 2; ++c) {
+        for (unsigned p = 0; p < max_ports; ++p) v += counters_[c].ports[p].drops[static_cast<unsigned>(r)];
+    }
+    return v;
+}
+
+uint64_t pipeline::counter(uint64_t core_counters::*field) const { return counters_[0].*field + counters_[1].*field; }
+
+unsigned pipeline::mbufs_in_use() const { return rte_mempool_in_use_count(pool_); }
+
+}  // namespace meshgate::test

@@ -1,0 +1,64 @@
+#pragma once
+// The real forwarding pipeline (forwarder + control plane + runtime tables) without a NIC and on
+// a virtual clock: frames go in on a port number, the frames the data plane would transmit come
+// out. Used by unit tests, the packet tables and the pipeline fuzzer. Needs EAL (init_eal()).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/control.hpp"
+#include "dataplane/forwarder.hpp"
+#include "dataplane/neighbor.hpp"
+#include "dataplane/runtime.hpp"
+#include "tests/support/packet_builder.hpp"
+
+struct rte_mempool;
+struct rte_ring;
+
+namespace meshgate::test {
+
+struct output {
+    uint16_t port;
+    bytes frame;
+};
+
+class pipeline {
+public:
+    // Interfaces get ports 0, 1, ... in order of their distinct devices; an interface without a
+    // MAC in the config gets 02:00:00:00:00:<port+1>. Throws std::runtime_error on a bad config.
+    explicit pipeline(const std::string& config_json);
+    ~pipeline();
+    pipeline(const pipeline&) = delete;
+    pipeline& operator=(const pipeline&) = delete;
+
+    // Receives `frame` on `port`; returns what was transmitted, control-lcore work included.
+    std::vector<output> send(uint16_t port, const bytes& frame);
+    // Moves the virtual clock, running the control lcore's timers; returns what was transmitted.
+    std::vector<output> advance(double seconds);
+
+    uint64_t drops(dataplane::drop_reason r) const;
+    uint64_t counter(uint64_t dataplane::core_counters::*field) const;
+    unsigned mbufs_in_use() const;
+    dataplane::neighbor_table& neighbors() { return *nt_; }
+    dataplane::control_plane& control() { return *control_; }
+    const dataplane::runtime& runtime() const { return *rt_; }
+    static constexpr uint64_t hz = 1000000000;  // virtual TSC: nanoseconds
+
+private:
+    std::vector<output> settle();
+
+    policy::config cfg_;
+    rte_mempool* pool_ = nullptr;
+    rte_mempool* indirect_ = nullptr;
+    rte_ring* punt_ = nullptr;
+    rte_ring* inject_ = nullptr;
+    dataplane::neighbor_table* nt_ = nullptr;
+    std::unique_ptr<dataplane::runtime> rt_;
+    dataplane::core_counters* counters_ = nullptr;  // [0] worker, [1] control
+    std::unique_ptr<dataplane::forwarder> fwd_;
+    std::unique_ptr<dataplane::control_plane> control_;
+    dataplane::tx_batch* batch_ = nullptr;
+    uint64_t now_ = hz;
+};
+
+}  // namespace meshgate::test
