@@ -63,10 +63,19 @@ result<std::unique_ptr<route_table>> route_table::build(const policy::config& cf
         t->hops_.push_back(h);
         return static_cast<uint32_t>(t->hops_.size() - 1);
     };
+    // rte_lpm and rte_lpm6 take depths from 1; a default route is kept beside them.
     auto add4 = [&](uint32_t ip, uint8_t len, uint32_t hop) -> bool {
+        if (len == 0) {
+            t->default4_ = static_cast<int32_t>(hop);
+            return true;
+        }
         return rte_lpm_add(t->lpm4_, ip, len, hop) == 0;
     };
     auto add6 = [&](const ipv6_addr& ip, uint8_t len, uint32_t hop) -> bool {
+        if (len == 0) {
+            t->default6_ = static_cast<int32_t>(hop);
+            return true;
+        }
         return rte_lpm6_add(t->lpm6_, ip.bytes.data(), len, hop) == 0;
     };
     // Order matters only within equal prefixes, and those cannot repeat (validated), except
@@ -130,13 +139,13 @@ result<std::unique_ptr<route_table>> route_table::build(const policy::config& cf
 
 const next_hop* route_table::lookup4(uint32_t dst4) const noexcept {
     uint32_t hop = 0;
-    if (rte_lpm_lookup(lpm4_, dst4, &hop) != 0) return nullptr;
+    if (rte_lpm_lookup(lpm4_, dst4, &hop) != 0) return default4_ < 0 ? nullptr : &hops_[static_cast<uint32_t>(default4_)];
     return &hops_[hop];
 }
 
 const next_hop* route_table::lookup6(const uint8_t* dst6) const noexcept {
     uint32_t hop = 0;
-    if (rte_lpm6_lookup(lpm6_, dst6, &hop) != 0) return nullptr;
+    if (rte_lpm6_lookup(lpm6_, dst6, &hop) != 0) return default6_ < 0 ? nullptr : &hops_[static_cast<uint32_t>(default6_)];
     return &hops_[hop];
 }
 

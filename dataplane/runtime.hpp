@@ -85,6 +85,8 @@ private:
     rte_lpm* lpm4_ = nullptr;
     rte_lpm6* lpm6_ = nullptr;
     std::vector<next_hop> hops_;
+    int32_t default4_ = -1;  // next hop of 0.0.0.0/0, -1 when none
+    int32_t default6_ = -1;  // next hop of ::/0
 };
 
 // Everything the workers read, built once and then immutable.

@@ -14,7 +14,7 @@ void init_eal() {
     static bool done = false;
     if (done) return;
     std::string prefix = "--file-prefix=mgtest" + std::to_string(getpid());
-    const char* args[] = {"meshgate-test", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
+    const char* args[] = {"meshgate-test", "--no-huge", "-m", "512", "--no-pci", "--no-shconf",
                           "--no-telemetry", "-l", "0", "--log-level=*:error", prefix.c_str()};
     int argc = static_cast<int>(sizeof args / sizeof args[0]);
     if (rte_eal_init(argc, const_cast<char**>(args)) < 0) {

@@ -20,7 +20,7 @@ pipeline::pipeline(const std::string& config_json) {
     if (!parsed) throw std::runtime_error("config: " + parsed.error_message());
     cfg_ = std::move(parsed).value();
 
-    pool_ = rte_pktmbuf_pool_create(("p" + tag).c_str(), 4095, 0, mbuf_priv_size, 9100 + RTE_PKTMBUF_HEADROOM, SOCKET_ID_ANY);
+    pool_ = rte_pktmbuf_pool_create(("p" + tag).c_str(), 2047, 0, mbuf_priv_size, 9100 + RTE_PKTMBUF_HEADROOM, SOCKET_ID_ANY);
     indirect_ = rte_pktmbuf_pool_create(("i" + tag).c_str(), 1023, 0, 0, 0, SOCKET_ID_ANY);
     punt_ = rte_ring_create(("u" + tag).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
     inject_ = rte_ring_create(("j" + tag).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);

@@ -1,0 +1,178 @@
+// The neighbor state machine through the real pipeline on a virtual clock: resolution with a
+// bounded hold queue, retries and give-up, learning from ARP/NS, REACHABLE -> STALE -> probe.
+#include "dataplane/neighbor.hpp"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/pipeline.hpp"
+
+namespace meshgate::dataplane {
+namespace {
+
+using namespace meshgate::test;
+
+constexpr const char* config = R"({
+  "interfaces": [
+    { "name": "client", "device": "c", "mac": "02:00:00:00:00:01",
+      "ipv4Addresses": ["198.18.1.1/24"], "ipv6Addresses": ["fd00:1::1/64"],
+      "staticNeighbors": [ { "ip": "198.18.1.2", "mac": "02:00:00:00:01:02" },
+                           { "ip": "fd00:1::2", "mac": "02:00:00:00:01:02" } ] },
+    { "name": "srv", "device": "s", "mac": "02:00:00:00:00:02",
+      "ipv4Addresses": ["198.18.2.1/24"], "ipv6Addresses": ["fd00:2::1/64"] }
+  ],
+  "routes": [ { "prefix": "198.18.100.0/24", "nextHop": "198.18.2.9", "interface": "srv" } ]
+})";
+
+const mac gw_client = mac_of("02:00:00:00:00:01");
+const mac gw_srv = mac_of("02:00:00:00:00:02");
+const mac host_client = mac_of("02:00:00:00:01:02");
+const mac server = mac_of("02:00:00:00:02:55");
+const mac bcast = mac_of("ff:ff:ff:ff:ff:ff");
+
+bytes udp_to(const std::string& dst, uint16_t seq) {
+    return ether(gw_client, host_client, 0x0800, ipv4_packet("198.18.1.2", dst, udp4(seq, 9, pattern(16))));
+}
+
+bytes forwarded(const std::string& dst, uint16_t seq) {
+    ipv4_opts o;
+    o.ttl = 63;
+    return ether(server, gw_srv, 0x0800, ipv4_packet("198.18.1.2", dst, udp4(seq, 9, pattern(16)), o));
+}
+
+bytes arp_request_for(const std::string& target, const mac& to = bcast) {
+    return ether(to, gw_srv, 0x0806, arp_packet(1, gw_srv, "198.18.2.1", mac{}, target));
+}
+
+TEST(Neighbor, ResolvesHoldsAndReleasesInOrder) {
+    pipeline p(config);
+    auto out = p.send(0, udp_to("198.18.2.50", 1));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].port, 1);
+    EXPECT_EQ(diff(arp_request_for("198.18.2.50"), out[0].frame), "");
+    // More packets wait without new requests.
+    EXPECT_TRUE(p.send(0, udp_to("198.18.2.50", 2)).empty());
+    EXPECT_TRUE(p.send(0, udp_to("198.18.2.50", 3)).empty());
+    // The reply releases them, in order, rewritten to the learned MAC.
+    out = p.send(1, ether(gw_srv, server, 0x0806, arp_packet(2, server, "198.18.2.50", gw_srv, "198.18.2.1")));
+    ASSERT_EQ(out.size(), 3U);
+    for (uint16_t i = 0; i < 3; ++i) EXPECT_EQ(diff(forwarded("198.18.2.50", static_cast<uint16_t>(i + 1)), out[i].frame), "");
+    // Now the worker forwards directly.
+    out = p.send(0, udp_to("198.18.2.50", 4));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(diff(forwarded("198.18.2.50", 4), out[0].frame), "");
+    EXPECT_EQ(p.mbufs_in_use(), 0U);
+}
+
+TEST(Neighbor, HoldQueueIsBounded) {
+    pipeline p(config);
+    for (uint16_t i = 0; i < neighbor_hold_max + 3; ++i) p.send(0, udp_to("198.18.2.51", i));
+    EXPECT_EQ(p.drops(drop_reason::neighbor_hold_full), 3U);
+    auto out = p.send(1, ether(gw_srv, server, 0x0806, arp_packet(2, server, "198.18.2.51", gw_srv, "198.18.2.1")));
+    ASSERT_EQ(out.size(), neighbor_hold_max);
+    EXPECT_EQ(diff(forwarded("198.18.2.51", 3), out[0].frame), "") << "the oldest were dropped";
+}
+
+TEST(Neighbor, GivesUpAfterThreeRequests) {
+    pipeline p(config);
+    auto out = p.send(0, udp_to("198.18.2.52", 1));
+    ASSERT_EQ(out.size(), 1U);
+    out = p.advance(0.99);
+    EXPECT_TRUE(out.empty());
+    out = p.advance(0.1);
+    ASSERT_EQ(out.size(), 1U) << "retry after RETRANS_TIMER (1 s)";
+    EXPECT_EQ(diff(arp_request_for("198.18.2.52"), out[0].frame), "");
+    out = p.advance(1.0);
+    ASSERT_EQ(out.size(), 1U);
+    out = p.advance(1.0);
+    EXPECT_TRUE(out.empty());
+    EXPECT_EQ(p.drops(drop_reason::neighbor_unresolved), 1U);
+    EXPECT_EQ(p.neighbors().find(neighbor_key::v4(1, 0xc6120234)), -1) << "the entry is gone";
+    EXPECT_EQ(p.mbufs_in_use(), 0U);
+    // A new packet starts over.
+    out = p.send(0, udp_to("198.18.2.52", 2));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(diff(arp_request_for("198.18.2.52"), out[0].frame), "");
+}
+
+TEST(Neighbor, PinnedGatewayIsKeptAndReResolved) {
+    pipeline p(config);
+    auto out = p.send(0, udp_to("198.18.100.7", 1));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(diff(arp_request_for("198.18.2.9"), out[0].frame), "");
+    p.advance(3.5);
+    int32_t slot = p.neighbors().find(neighbor_key::v4(1, 0xc6120209));
+    ASSERT_GE(slot, 0) << "a route's gateway keeps its slot";
+    EXPECT_EQ(p.neighbors().entry(static_cast<uint32_t>(slot)).state, neighbor_state::failed);
+    out = p.send(0, udp_to("198.18.100.7", 2));
+    ASSERT_EQ(out.size(), 1U);
+    out = p.send(1, ether(gw_srv, server, 0x0806, arp_packet(2, server, "198.18.2.9", gw_srv, "198.18.2.1")));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(diff(forwarded("198.18.100.7", 2), out[0].frame), "");
+}
+
+TEST(Neighbor, LearnsFromRequestsAndProbesWhenStale) {
+    pipeline p(config);
+    // The server asks for the gateway: answered, and the server is learned (RFC 826).
+    auto out = p.send(1, ether(bcast, server, 0x0806, arp_packet(1, server, "198.18.2.60", mac{}, "198.18.2.1")));
+    ASSERT_EQ(out.size(), 1U);
+    out = p.send(0, udp_to("198.18.2.60", 1));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(diff(forwarded("198.18.2.60", 1), out[0].frame), "") << "no request needed";
+    // After REACHABLE_TIME the entry goes stale and is probed by unicast; still used meanwhile.
+    out = p.advance(30.1);
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(diff(arp_request_for("198.18.2.60", server), out[0].frame), "");
+    out = p.send(0, udp_to("198.18.2.60", 2));
+    ASSERT_EQ(out.size(), 1U) << "a stale entry still forwards";
+    // No answer to three probes: removed.
+    out = p.advance(3.1);
+    EXPECT_EQ(out.size(), 2U);
+    EXPECT_EQ(p.neighbors().find(neighbor_key::v4(1, 0xc612023c)), -1);
+}
+
+TEST(Neighbor, Ipv6SolicitsToSolicitedNodeAndLearnsFromAdvert) {
+    pipeline p(config);
+    auto u = udp6("fd00:1::2", "fd00:2::77", 1, 2, pattern(8));
+    auto pkt = ipv6_packet("fd00:1::2", "fd00:2::77", u);
+    auto out = p.send(0, ether(gw_client, host_client, 0x86dd, pkt));
+    ASSERT_EQ(out.size(), 1U);
+    // NS from our address on that subnet to ff02::1:ff00:77 with our link-layer address.
+    auto target = v6("fd00:2::77");
+    bytes ns = {0, 0, 0, 0};
+    ns.insert(ns.end(), target.begin(), target.end());
+    bytes opt = {1, 1};
+    opt.insert(opt.end(), gw_srv.begin(), gw_srv.end());
+    ns.insert(ns.end(), opt.begin(), opt.end());
+    ipv6_opts o;
+    o.hop_limit = 255;
+    o.next_header = 58;
+    auto expect = ether(mac_of("33:33:ff:00:00:77"), gw_srv, 0x86dd,
+                        ipv6_packet("fd00:2::1", "ff02::1:ff00:77", icmp6_message("fd00:2::1", "ff02::1:ff00:77", 135, 0, ns), o));
+    EXPECT_EQ(diff(expect, out[0].frame), "");
+    // A solicited NA with the target link-layer address resolves it.
+    bytes na = {0x60, 0, 0, 0};
+    na.insert(na.end(), target.begin(), target.end());
+    bytes topt = {2, 1};
+    topt.insert(topt.end(), server.begin(), server.end());
+    na.insert(na.end(), topt.begin(), topt.end());
+    out = p.send(1, ether(gw_srv, server, 0x86dd,
+                          ipv6_packet("fd00:2::77", "fd00:2::1", icmp6_message("fd00:2::77", "fd00:2::1", 136, 0, na), o)));
+    ASSERT_EQ(out.size(), 1U);
+    ipv6_opts fwd;
+    fwd.hop_limit = 63;
+    EXPECT_EQ(diff(ether(server, gw_srv, 0x86dd, ipv6_packet("fd00:1::2", "fd00:2::77", u, fwd)), out[0].frame), "");
+}
+
+TEST(Neighbor, StaticEntriesNeverExpire) {
+    pipeline p(config);
+    p.advance(120);
+    auto out = p.send(1, ether(gw_srv, server, 0x0800, ipv4_packet("198.18.2.60", "198.18.1.2", udp4(1, 2, {}))));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].port, 0);
+    int32_t slot = p.neighbors().find(neighbor_key::v4(0, 0xc6120102));
+    ASSERT_GE(slot, 0);
+    EXPECT_EQ(p.neighbors().entry(static_cast<uint32_t>(slot)).state, neighbor_state::permanent);
+}
+
+}  // namespace
+}  // namespace meshgate::dataplane
