@@ -13,6 +13,9 @@
 #                                                           lo: 198.18.100.1/32 fd00:100::1/128
 #   mg-srv2    (DPDK af_packet port) <-> eth0 in mg-srv2    198.18.3.2/24 fd00:3::2/64
 #
+# The srv2 link has MTU 1280 on both ends (the gateway's srv2 port is configured with mtu 1280;
+# a veth drops frames larger than the receiving end's MTU, so the host end must match).
+#
 # The gateway (meshgate-dataplane) owns .1 / ::1 of each subnet; each host routes by default
 # through it. The root-side ends carry no addresses and have IPv6 disabled, so the root
 # namespace's kernel neither sends on them nor forwards what arrives on them.
@@ -27,6 +30,7 @@ HOSTS=(
 # Extra addresses on srv1's loopback (the lab config routes 198.18.100.0/24 and fd00:100::/64 to it).
 SRV1_LO_V4=198.18.100.1/32
 SRV1_LO_V6=fd00:100::1/128
+SRV2_MTU=1280
 
 OFFLOADS=(tx off tso off gso off gro off)
 
@@ -97,6 +101,9 @@ lab_up() {
     ip -n "$ns" -6 route add default via "$gw6" dev eth0
     log "$ns: eth0 $v4 $v6, default via $gw4 / $gw6; root-side end $ns"
   done
+  ip link set mg-srv2 mtu "$SRV2_MTU"
+  ip -n mg-srv2 link set eth0 mtu "$SRV2_MTU"
+  log "mg-srv2: link mtu $SRV2_MTU on both ends"
   ip -n mg-srv1 addr add "$SRV1_LO_V4" dev lo
   ip -n mg-srv1 -6 addr add "$SRV1_LO_V6" dev lo
   log "mg-srv1: lo $SRV1_LO_V4 $SRV1_LO_V6"

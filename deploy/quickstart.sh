@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# meshgate quickstart: dependencies, hugepages, build, lab, data plane, real traffic.
+#
+#   deploy/quickstart.sh [up] [--no-build]   bring everything up, send traffic, print a summary;
+#                                            leaves the lab and the data plane running
+#   deploy/quickstart.sh down                stop the data plane (SIGTERM) and remove the lab
+#   deploy/quickstart.sh status              show the lab and whether the data plane runs
+#
+# Environment: BUILD_DIR (default build), MESHGATE_DATAPLANE (default $BUILD_DIR/dataplane/meshgate-dataplane).
+# The data plane logs to /run/meshgate/dataplane.log, its pid is in /run/meshgate/dataplane.pid.
+# Exit status is non-zero if any traffic failed. All traffic stays within the lab namespaces.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+cd "$ROOT"
+
+BUILD_DIR=${BUILD_DIR:-build}
+BIN=${MESHGATE_DATAPLANE:-$BUILD_DIR/dataplane/meshgate-dataplane}
+CONFIG=deploy/lab/meshgate-lab.json
+LAB=deploy/lab/lab.sh
+RUN_DIR=/run/meshgate
+LOG=$RUN_DIR/dataplane.log
+PIDFILE=$RUN_DIR/dataplane.pid
+PREFIX=mg-lab
+START_TIMEOUT=60
+
+say() { echo "quickstart: $*"; }
+die() { echo "quickstart: error: $*" >&2; exit 1; }
+
+# Pid of our running data plane, or nothing.
+dataplane_pid() {
+  local pid
+  [ -s "$PIDFILE" ] || return 0
+  pid=$(cat "$PIDFILE")
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q dataplane; then
+    echo "$pid"
+  fi
+}
+
+stop_dataplane() {
+  local pid lines _
+  pid=$(dataplane_pid)
+  if [ -n "$pid" ]; then
+    lines=$(wc -l 2>/dev/null <"$LOG" || echo 0)
+    say "stopping data plane (pid $pid, SIGTERM)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "data plane still running after 10 s; SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+    else
+      say "data plane stopped; its last words:"
+      tail -n +"$((lines + 1))" "$LOG" 2>/dev/null | sed 's/^/    /' | tail -n 40
+    fi
+  fi
+  rm -f "$PIDFILE"
+  rm -rf "/var/run/dpdk/$PREFIX"
+  # DPDK leaves its hugepage files behind on exit; free ours (this prefix only).
+  local mnt
+  for mnt in $(awk '$3 == "hugetlbfs" { print $2 }' /proc/mounts); do
+    rm -f "$mnt/${PREFIX}map_"*
+  done
+}
+
+# Hugepages usable: hugetlbfs mounted and some free 2 MiB pages (128 MiB at least).
+hugepages_usable() {
+  grep -q hugetlbfs /proc/mounts || return 1
+  local free
+  free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+  [ "${free:-0}" -ge 64 ]
+}
+
+# ---- traffic -------------------------------------------------------------------------------
+
+FAILURES=0
+SUMMARY=()
+
+add_row() { SUMMARY+=("$(printf '  %-38s %-52s %s' "$1" "$2" "$3")"); [ "$3" = ok ] || FAILURES=$((FAILURES + 1)); }
+
+ping_row() { # DEST LABEL
+  local dest=$1 label=$2 out sent recv loss rtt
+  ip netns exec mg-client timeout 5 ping -c 1 -W 2 "$dest" >/dev/null 2>&1 || true   # neighbour warm-up
+  out=$(ip netns exec mg-client timeout 15 ping -c 5 -i 0.2 -W 1 "$dest" 2>&1 || true)
+  sent=$(sed -nE 's/^([0-9]+) packets transmitted.*/\1/p' <<<"$out")
+  recv=$(sed -nE 's/.* ([0-9]+) received.*/\1/p' <<<"$out")
+  loss=$(sed -nE 's/.* ([0-9.]+)% packet loss.*/\1/p' <<<"$out")
+  rtt=$(sed -nE 's|^rtt min/avg/max/mdev = ([0-9.]+)/([0-9.]+)/([0-9.]+)/.*|min/avg/max \1/\2/\3 ms|p' <<<"$out")
+  if [ -n "$sent" ] && [ "$sent" = "$recv" ]; then
+    add_row "ping $label" "${recv}/${sent} answered, ${loss}% loss, rtt ${rtt}" ok
+  else
+    add_row "ping $label" "${recv:-0}/${sent:-?} answered, ${loss:-100}% loss ${rtt:+, rtt $rtt}" FAILED
+    [ -n "$out" ] && printf '%s\n' "$out" | sed 's/^/    | /' >&2
+  fi
+}
+
+iperf_row() { # DEST PORT LABEL
+  local dest=$1 port=$2 label=$3 out srv_out spid rc rate _
+  srv_out=$(mktemp)
+  ip netns exec mg-srv1 timeout 20 iperf3 -s -1 -p "$port" >"$srv_out" 2>&1 &
+  spid=$!
+  for _ in $(seq 50); do
+    ip netns exec mg-srv1 ss -Htln "sport = :$port" 2>/dev/null | grep -q . && break
+    sleep 0.1
+  done
+  rc=0
+  out=$(ip netns exec mg-client timeout 20 iperf3 -c "$dest" -p "$port" -t 3 -f m 2>&1) || rc=$?
+  wait "$spid" 2>/dev/null || true
+  rm -f "$srv_out"
+  rate=$(grep -E 'receiver$' <<<"$out" | awk '{ for (i = 2; i <= NF; i++) if ($i == "Mbits/sec") print $(i-1) }' | tail -n1)
+  if [ "$rc" -eq 0 ] && [ -n "$rate" ] && awk -v r="$rate" 'BEGIN { exit !(r > 0) }'; then
+    add_row "iperf3 TCP 3 s $label" "$rate Mbit/s received" ok
+  else
+    add_row "iperf3 TCP 3 s $label" "iperf3 exit $rc, ${rate:-no} Mbit/s" FAILED
+    [ -n "$out" ] && printf '%s\n' "$out" | tail -n 15 | sed 's/^/    | /' >&2
+  fi
+}
+
+# ---- commands ------------------------------------------------------------------------------
+
+cmd_down() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root"
+  stop_dataplane
+  "$LAB" down
+}
+
+cmd_status() {
+  local pid
+  "$LAB" status || true
+  pid=$(dataplane_pid)
+  if [ -n "$pid" ]; then say "data plane running, pid $pid, log $LOG"; else say "data plane not running"; fi
+}
+
+cmd_up() {
+  local build=1 arg
+  for arg in "$@"; do
+    case "$arg" in
+      --no-build) build=0 ;;
+      *) die "unknown argument: $arg" ;;
+    esac
+  done
+  [ "$(id -u)" -eq 0 ] || die "must run as root (namespaces, veth, hugepages)"
+
+  # Integration tests hold this lock while they use the lab.
+  mkdir -p /run/lock
+  exec 9>/run/lock/meshgate-lab.lock
+  flock -n 9 || die "the lab is in use by an integration test (lock /run/lock/meshgate-lab.lock); try again later"
+
+  say "dependencies (deploy/install-deps.sh)"
+  deploy/install-deps.sh
+  say "hugepages (deploy/hugepages.sh)"
+  deploy/hugepages.sh || true
+
+  if [ "$build" = 1 ]; then
+    if [ ! -d "$BUILD_DIR" ]; then
+      say "meson setup $BUILD_DIR"
+      meson setup "$BUILD_DIR"
+    fi
+    say "ninja -C $BUILD_DIR"
+    ninja -C "$BUILD_DIR"
+  fi
+  [ -x "$BIN" ] || die "no data plane binary at $BIN"
+
+  stop_dataplane   # a previous quickstart's data plane, if any
+  say "lab up (deploy/lab/lab.sh up)"
+  "$LAB" up | sed 's/^/    /'
+
+  # shellcheck disable=SC2054  # "-l 0,1" is an lcore list, not an array separator
+  local eal=(--no-pci --file-prefix "$PREFIX" -l 0,1 "--log-level=*:warning")
+  if hugepages_usable; then
+    say "data plane uses hugepages ($(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo) free 2 MiB pages)"
+  else
+    eal+=(--no-huge -m 512)
+    say "no usable hugepages; data plane runs with --no-huge -m 512"
+  fi
+  mkdir -p "$RUN_DIR"
+  : >"$LOG"
+  say "starting: $BIN ${eal[*]} -- --config $CONFIG"
+  setsid "$BIN" "${eal[@]}" -- --config "$CONFIG" >>"$LOG" 2>&1 </dev/null 9>&- &
+  local pid=$! deadline=$((SECONDS + START_TIMEOUT))
+  echo "$pid" >"$PIDFILE"
+  until grep -q 'meshgate-dataplane: running' "$LOG"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      sed 's/^/    | /' "$LOG" >&2
+      rm -f "$PIDFILE"
+      die "data plane exited before it was running (log above, $LOG)"
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      sed 's/^/    | /' "$LOG" >&2
+      die "data plane not running after ${START_TIMEOUT}s (still pid $pid; deploy/quickstart.sh down stops it)"
+    fi
+    sleep 0.2
+  done
+  say "data plane running (pid $pid, log $LOG)"
+
+  say "sending traffic from mg-client"
+  ping_row 198.18.2.2 "198.18.2.2 (srv1)"
+  ping_row fd00:2::2 "fd00:2::2 (srv1)"
+  ping_row 198.18.3.2 "198.18.3.2 (srv2, mtu 1280)"
+  ping_row fd00:3::2 "fd00:3::2 (srv2, mtu 1280)"
+  iperf_row 198.18.2.2 5201 "-> 198.18.2.2 (srv1)"
+  iperf_row fd00:2::2 5201 "-> fd00:2::2 (srv1)"
+
+  local lines
+  lines=$(wc -l <"$LOG")
+  kill -USR1 "$pid" 2>/dev/null || true
+  sleep 1
+
+  echo
+  echo "== traffic from mg-client through meshgate"
+  printf '%s\n' "${SUMMARY[@]}"
+  echo
+  echo "== data plane counters (SIGUSR1)"
+  tail -n +"$((lines + 1))" "$LOG" | sed 's/^/  /'
+  echo
+  if kill -0 "$pid" 2>/dev/null; then
+    say "lab and data plane left running (pid $pid, log $LOG)"
+    say "try: ip netns exec mg-client ping 198.18.100.1 ; stop with: deploy/quickstart.sh down"
+  else
+    FAILURES=$((FAILURES + 1))
+    say "the data plane is no longer running (log $LOG)"
+  fi
+  if [ "$FAILURES" -gt 0 ]; then
+    say "$FAILURES traffic check(s) FAILED"
+    exit 1
+  fi
+  say "all traffic checks passed"
+}
+
+case "${1:-up}" in
+  up) shift || true; cmd_up "$@" ;;
+  --no-build) cmd_up "$@" ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  *) echo "usage: $0 [up [--no-build]] | down | status" >&2; exit 2 ;;
+esac
