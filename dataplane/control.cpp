@@ -5,6 +5,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "dataplane/forwarder.hpp"
@@ -20,8 +21,12 @@ constexpr uint16_t ether_arp = 0x0806;
 constexpr uint8_t nd_opt_source_lla = 1;
 constexpr uint8_t nd_opt_target_lla = 2;
 
-inline uint16_t rd16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-inline uint32_t rd32(const uint8_t* p) noexcept { return static_cast<uint32_t>(rd16(p)) << 16 | rd16(p + 2); }
+inline uint16_t rd16(const uint8_t* p) noexcept {
+    return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
+inline uint32_t rd32(const uint8_t* p) noexcept {
+    return static_cast<uint32_t>(rd16(p)) << 16 | rd16(p + 2);
+}
 inline void wr16(uint8_t* p, uint16_t v) noexcept {
     p[0] = static_cast<uint8_t>(v >> 8);
     p[1] = static_cast<uint8_t>(v);
@@ -87,8 +92,8 @@ const uint8_t* find_nd_option(const uint8_t* opt, uint32_t len, uint8_t type, bo
 
 }  // namespace
 
-control_plane::control_plane(const runtime* rt, neighbor_table* neighbors, rte_mempool* pool,
-                             core_counters* counters, uint64_t tsc_hz, neighbor_timers timers) noexcept
+control_plane::control_plane(const runtime* rt, neighbor_table* neighbors, rte_mempool* pool, core_counters* counters,
+                             uint64_t tsc_hz, neighbor_timers timers) noexcept
     : rt_(rt), nt_(neighbors), pool_(pool), ctr_(counters), timers_(timers), timer_step_(tsc_hz / 20) {}
 
 result<bool> control_plane::install_static_neighbors(const policy::config& cfg) {
@@ -135,21 +140,23 @@ void control_plane::drop(uint16_t port, rte_mbuf* m, drop_reason r) noexcept {
 void control_plane::handle(rte_mbuf* m, uint64_t now) noexcept {
     auto* meta = meta_of(m);
     switch (meta->kind) {
-    case punt_meta::arp:
-        return handle_arp(m, meta->ifindex, now);
-    case punt_meta::nd:
-        return handle_nd(m, meta->ifindex, now);
-    case punt_meta::resolve:
-        return handle_resolve(m, now);
-    default:
-        rte_pktmbuf_free(m);
+        case punt_meta::arp:
+            return handle_arp(m, meta->ifindex, now);
+        case punt_meta::nd:
+            return handle_nd(m, meta->ifindex, now);
+        case punt_meta::resolve:
+            return handle_resolve(m, now);
+        default:
+            rte_pktmbuf_free(m);
     }
 }
 
 void control_plane::confirm(const neighbor_key& key, const rte_ether_addr& mac, bool create, uint64_t now) noexcept {
     int32_t slot = create ? nt_->find_or_add(key) : nt_->find(key);
     if (slot < 0) {
-        if (create) count(ctr_->ports[rt_->interfaces[key.ifindex].port].drops[static_cast<unsigned>(drop_reason::neighbor_table_full)]);
+        if (create)
+            count(ctr_->ports[rt_->interfaces[key.ifindex].port]
+                      .drops[static_cast<unsigned>(drop_reason::neighbor_table_full)]);
         return;
     }
     auto& e = nt_->entry(static_cast<uint32_t>(slot));
@@ -185,11 +192,11 @@ void control_plane::handle_arp(rte_mbuf* m, uint16_t ifindex, uint64_t now) noex
     }
     // Turn the request into the reply in place (RFC 826).
     wr16(a + 6, 2);
-    std::memcpy(a + 18, sha, 6);        // tha = requester
-    std::memcpy(a + 24, a + 14, 4);     // tpa = requester's address
+    std::memcpy(a + 18, sha, 6);     // tha = requester
+    std::memcpy(a + 24, a + 14, 4);  // tpa = requester's address
     std::memcpy(a + 8, ifc.mac.addr_bytes, 6);
     wr32(a + 14, tpa);
-    std::memcpy(frame, a + 18, 6);      // Ethernet destination: the requester
+    std::memcpy(frame, a + 18, 6);  // Ethernet destination: the requester
     std::memcpy(frame + 6, ifc.mac.addr_bytes, 6);
     m->port = ifc.port;
     count(ctr_->arp_replies_sent);
@@ -207,8 +214,7 @@ void control_plane::handle_nd(rte_mbuf* m, uint16_t ifindex, uint64_t now) noexc
     uint8_t* icmp = ip + info.l3_len;
     uint32_t len = info.ip_total - info.l3_len;
     // RFC 4861 7.1.1 / 7.1.2 validity: hop limit 255, code 0, checksum, length, target not multicast.
-    if (ip[7] != 255 || icmp[1] != 0 || len < 24 || icmp[8] == 0xff ||
-        icmp6_checksum(ip + 8, ip + 24, icmp, len) != 0)
+    if (ip[7] != 255 || icmp[1] != 0 || len < 24 || icmp[8] == 0xff || icmp6_checksum(ip + 8, ip + 24, icmp, len) != 0)
         return drop(ifc.port, m, drop_reason::nd_malformed);
     bool opts_ok = true;
     const uint8_t* target = icmp + 8;
@@ -266,7 +272,8 @@ void control_plane::handle_nd(rte_mbuf* m, uint16_t ifindex, uint64_t now) noexc
     std::memcpy(icmp + 26, ifc.mac.addr_bytes, 6);
     constexpr uint32_t na_len = 32;
     uint32_t new_total = info.l3_len + na_len;
-    if (info.l3_offset + new_total > static_cast<uint32_t>(m->buf_len - m->data_off)) return drop(ifc.port, m, drop_reason::nd_malformed);
+    if (info.l3_offset + new_total > static_cast<uint32_t>(m->buf_len - m->data_off))
+        return drop(ifc.port, m, drop_reason::nd_malformed);
     wr16(ip + 4, static_cast<uint16_t>(new_total - 40));
     ip[6] = ip_proto::icmpv6;  // extension headers, if any, are not echoed back
     ip[7] = 255;
@@ -291,8 +298,8 @@ void control_plane::handle_nd(rte_mbuf* m, uint16_t ifindex, uint64_t now) noexc
 void control_plane::handle_resolve(rte_mbuf* m, uint64_t now) noexcept {
     auto* meta = meta_of(m);
     const auto& egress = rt_->interfaces[meta->ifindex];
-    auto key = meta->family == 6 ? neighbor_key::v6(meta->ifindex, meta->ip)
-                                 : neighbor_key::v4(meta->ifindex, rd32(meta->ip));
+    auto key =
+        meta->family == 6 ? neighbor_key::v6(meta->ifindex, meta->ip) : neighbor_key::v4(meta->ifindex, rd32(meta->ip));
     int32_t s = nt_->find_or_add(key);
     if (s < 0) return drop(egress.port, m, drop_reason::neighbor_table_full);
     auto slot = static_cast<uint32_t>(s);
@@ -305,7 +312,7 @@ void control_plane::handle_resolve(rte_mbuf* m, uint64_t now) noexcept {
     }
     if (e.hold_count == neighbor_hold_max) {
         drop(egress.port, e.hold[0], drop_reason::neighbor_hold_full);
-        std::memmove(e.hold, e.hold + 1, sizeof(e.hold[0]) * (neighbor_hold_max - 1));
+        std::copy(e.hold + 1, e.hold + neighbor_hold_max, e.hold);
         --e.hold_count;
     }
     e.hold[e.hold_count++] = m;
@@ -365,8 +372,10 @@ void control_plane::solicit(uint32_t slot, bool unicast) noexcept {
         std::memset(a + 18, 0, 6);
         wr32(a + 24, target);
         rte_ether_addr dst;
-        if (have_mac) dst = known;
-        else std::memset(dst.addr_bytes, 0xff, 6);
+        if (have_mac)
+            dst = known;
+        else
+            std::memset(dst.addr_bytes, 0xff, 6);
         write_l2(m, ifc, dst, ether_arp);
     } else {
         const ipv6_addr* self = own_v6_on_subnet(ifc, e.key.ip);
@@ -414,41 +423,41 @@ void control_plane::run_timers(uint64_t now) noexcept {
         auto& e = nt_->entry(slot);
         if (now < e.deadline) continue;
         switch (e.state) {
-        case neighbor_state::incomplete:
-            if (e.probes < timers_.max_probes) {
-                ++e.probes;
-                e.deadline = now + timers_.retrans;
-                solicit(slot, false);
+            case neighbor_state::incomplete:
+                if (e.probes < timers_.max_probes) {
+                    ++e.probes;
+                    e.deadline = now + timers_.retrans;
+                    solicit(slot, false);
+                    break;
+                }
+                drop_held(slot);
+                if (e.pinned) {
+                    nt_->invalidate(slot, neighbor_state::failed);
+                } else {
+                    nt_->remove(slot);
+                }
                 break;
-            }
-            drop_held(slot);
-            if (e.pinned) {
-                nt_->invalidate(slot, neighbor_state::failed);
-            } else {
-                nt_->remove(slot);
-            }
-            break;
-        case neighbor_state::reachable:
-            // Confirmation is old: keep using the MAC, and probe it (unicast) until it answers.
-            e.state = neighbor_state::stale;
-            e.probes = 0;
-            e.deadline = now;
-            break;
-        case neighbor_state::stale:
-            if (e.probes < timers_.max_probes) {
-                ++e.probes;
-                e.deadline = now + timers_.retrans;
-                solicit(slot, true);
+            case neighbor_state::reachable:
+                // Confirmation is old: keep using the MAC, and probe it (unicast) until it answers.
+                e.state = neighbor_state::stale;
+                e.probes = 0;
+                e.deadline = now;
                 break;
-            }
-            if (e.pinned) {
-                nt_->invalidate(slot, neighbor_state::failed);
-            } else {
-                nt_->remove(slot);
-            }
-            break;
-        default:
-            break;
+            case neighbor_state::stale:
+                if (e.probes < timers_.max_probes) {
+                    ++e.probes;
+                    e.deadline = now + timers_.retrans;
+                    solicit(slot, true);
+                    break;
+                }
+                if (e.pinned) {
+                    nt_->invalidate(slot, neighbor_state::failed);
+                } else {
+                    nt_->remove(slot);
+                }
+                break;
+            default:
+                break;
         }
     }
 }
@@ -473,7 +482,12 @@ std::vector<std::string> control_plane::describe_neighbors() const {
             std::memcpy(mm.bytes.data(), mac.addr_bytes, 6);
             mac_s = to_string(mm);
         }
-        out.push_back(rt_->interfaces[e.key.ifindex].name + " " + ip + " " + mac_s + " " + to_string(e.state));
+        std::string line = rt_->interfaces[e.key.ifindex].name;
+        line += " " + ip;
+        line += " " + mac_s;
+        line += " ";
+        line += to_string(e.state);
+        out.push_back(std::move(line));
     }
     return out;
 }

@@ -21,8 +21,8 @@ namespace meshgate::dataplane {
 
 class control_plane {
 public:
-    control_plane(const runtime* rt, neighbor_table* neighbors, rte_mempool* pool,
-                  core_counters* counters, uint64_t tsc_hz, neighbor_timers timers) noexcept;
+    control_plane(const runtime* rt, neighbor_table* neighbors, rte_mempool* pool, core_counters* counters,
+                  uint64_t tsc_hz, neighbor_timers timers) noexcept;
 
     // Each worker's punt ring (worker -> control) and inject ring (control -> worker).
     void add_worker(rte_ring* punt, rte_ring* inject) { workers_.push_back({punt, inject}); }
@@ -33,9 +33,7 @@ public:
     // One line per neighbor entry in use (for SIGUSR1 and telemetry).
     std::vector<std::string> describe_neighbors() const;
 
-    static neighbor_timers default_timers(uint64_t tsc_hz) noexcept {
-        return {tsc_hz, tsc_hz * 30, 3};
-    }
+    static neighbor_timers default_timers(uint64_t tsc_hz) noexcept { return {tsc_hz, tsc_hz * 30, 3}; }
 
 private:
     struct worker_rings {
@@ -61,7 +59,7 @@ private:
     rte_mempool* pool_;
     core_counters* ctr_;
     neighbor_timers timers_;
-    uint64_t timer_step_;   // how often the neighbor timers are scanned
+    uint64_t timer_step_;  // how often the neighbor timers are scanned
     uint64_t next_scan_ = 0;
     std::vector<worker_rings> workers_;
 };

@@ -21,23 +21,23 @@ inline uint64_t read_counter(const uint64_t& c) noexcept {
 }
 
 struct port_counters {
-    uint64_t rx_packets;           // frames received
+    uint64_t rx_packets;  // frames received
     uint64_t rx_bytes;
-    uint64_t tx_packets;           // frames handed to the PMD and accepted
+    uint64_t tx_packets;  // frames handed to the PMD and accepted
     uint64_t tx_bytes;
     uint64_t drops[drop_reason_count];  // by reason, charged to the ingress port
 };
 
 struct alignas(64) core_counters {
     port_counters ports[max_ports];
-    uint64_t icmp_errors_sent;     // time exceeded, unreachable, packet too big
+    uint64_t icmp_errors_sent;  // time exceeded, unreachable, packet too big
     uint64_t icmp_echo_replies;
-    uint64_t punted;               // ARP/ND and unresolved packets handed to the control lcore
-    uint64_t fragments_sent;       // IPv4 fragments produced
-    uint64_t arp_replies_sent;     // control lcore: ARP replies and NAs sent
+    uint64_t punted;                  // ARP/ND and unresolved packets handed to the control lcore
+    uint64_t fragments_sent;          // IPv4 fragments produced
+    uint64_t arp_replies_sent;        // control lcore: ARP replies and NAs sent
     uint64_t neighbor_solicits_sent;  // control lcore: ARP requests and NSs sent
-    uint64_t neighbors_learned;    // control lcore: entries made or refreshed REACHABLE
-    uint64_t busy_cycles;          // TSC cycles spent on bursts that carried packets
+    uint64_t neighbors_learned;       // control lcore: entries made or refreshed REACHABLE
+    uint64_t busy_cycles;             // TSC cycles spent on bursts that carried packets
 };
 
 }  // namespace meshgate::dataplane

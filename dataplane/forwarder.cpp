@@ -15,8 +15,12 @@ constexpr uint16_t ether_ipv4 = 0x0800;
 constexpr uint16_t ether_ipv6 = 0x86dd;
 constexpr unsigned max_fragments = 8;
 
-inline uint16_t rd16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-inline uint32_t rd32(const uint8_t* p) noexcept { return static_cast<uint32_t>(rd16(p)) << 16 | rd16(p + 2); }
+inline uint16_t rd16(const uint8_t* p) noexcept {
+    return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
+inline uint32_t rd32(const uint8_t* p) noexcept {
+    return static_cast<uint32_t>(rd16(p)) << 16 | rd16(p + 2);
+}
 inline void wr16(uint8_t* p, uint16_t v) noexcept {
     p[0] = static_cast<uint8_t>(v >> 8);
     p[1] = static_cast<uint8_t>(v);
@@ -41,8 +45,8 @@ inline bool is_all_nodes(const uint8_t* a) noexcept {
 
 }  // namespace
 
-forwarder::forwarder(const runtime* rt, rte_mempool* pool, rte_mempool* indirect_pool,
-                     core_counters* counters, rte_ring* punt_ring, uint64_t tsc_hz) noexcept
+forwarder::forwarder(const runtime* rt, rte_mempool* pool, rte_mempool* indirect_pool, core_counters* counters,
+                     rte_ring* punt_ring, uint64_t tsc_hz) noexcept
     : rt_(rt), pool_(pool), indirect_pool_(indirect_pool), ctr_(counters), punt_ring_(punt_ring) {
     uint32_t rate = rt->icmp_errors_per_second == 0 ? 1 : rt->icmp_errors_per_second;
     icmp_cost_ = tsc_hz / rate;
@@ -103,21 +107,21 @@ void forwarder::handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) 
     if ((data[0] & 1) == 0 && std::memcmp(data, ifc.mac.addr_bytes, 6) != 0)
         return drop(port, m, drop_reason::l2_not_for_us);
     switch (info.l3) {
-    case l3_kind::ipv4:
-        return handle_ipv4(port, m, info, ifindex, now, out);
-    case l3_kind::ipv6:
-        return handle_ipv6(port, m, info, ifindex, now, out);
-    case l3_kind::arp: {
-        auto* meta = meta_of(m);
-        meta->kind = punt_meta::arp;
-        meta->ifindex = ifindex;
-        return punt(port, m);
-    }
+        case l3_kind::ipv4:
+            return handle_ipv4(port, m, info, ifindex, now, out);
+        case l3_kind::ipv6:
+            return handle_ipv6(port, m, info, ifindex, now, out);
+        case l3_kind::arp: {
+            auto* meta = meta_of(m);
+            meta->kind = punt_meta::arp;
+            meta->ifindex = ifindex;
+            return punt(port, m);
+        }
     }
 }
 
-void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex,
-                            uint64_t now, tx_batch& out) noexcept {
+void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
+                            tx_batch& out) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     uint32_t src = rd32(ip + 12);
     uint32_t dst = rd32(ip + 16);
@@ -158,12 +162,12 @@ void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info,
     emit4(m, *nh, dst, ifindex, out);
 }
 
-void forwarder::fragment4(uint16_t port, rte_mbuf* m, const next_hop& nh, uint32_t dst,
-                          uint16_t ifindex, tx_batch& out) noexcept {
+void forwarder::fragment4(uint16_t port, rte_mbuf* m, const next_hop& nh, uint32_t dst, uint16_t ifindex,
+                          tx_batch& out) noexcept {
     rte_mbuf* frags[max_fragments];
     const auto& egress = rt_->interfaces[nh.ifindex];
-    int32_t n = rte_ipv4_fragment_packet(m, frags, max_fragments, static_cast<uint16_t>(egress.mtu),
-                                         pool_, indirect_pool_);
+    int32_t n =
+        rte_ipv4_fragment_packet(m, frags, max_fragments, static_cast<uint16_t>(egress.mtu), pool_, indirect_pool_);
     rte_pktmbuf_free(m);
     if (n < 0) {
         count(ctr_->ports[port].drops[static_cast<unsigned>(drop_reason::fragmentation_failed)]);
@@ -178,8 +182,8 @@ void forwarder::fragment4(uint16_t port, rte_mbuf* m, const next_hop& nh, uint32
     count(ctr_->fragments_sent, static_cast<uint64_t>(n));
 }
 
-void forwarder::local_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex,
-                           uint64_t now, tx_batch& out) noexcept {
+void forwarder::local_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
+                           tx_batch& out) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     if (info.l4_proto == ip_proto::udp && info.has_l4) {
         // RFC 1812 4.3.2.4 / RFC 1122: UDP to a port nobody serves draws port unreachable
@@ -214,14 +218,13 @@ void forwarder::local_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, 
     emit4(m, *nh, dst, no_interface, out);
 }
 
-void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex,
-                            uint64_t now, tx_batch& out) noexcept {
+void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
+                            tx_batch& out) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     const uint8_t* src = ip + 8;
     const uint8_t* dst = ip + 24;
     static constexpr uint8_t loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    if (src[0] == 0xff || std::memcmp(src, loopback, 16) == 0)
-        return drop(port, m, drop_reason::ipv6_bad_source);
+    if (src[0] == 0xff || std::memcmp(src, loopback, 16) == 0) return drop(port, m, drop_reason::ipv6_bad_source);
     bool nd = info.has_l4 && info.l4_proto == ip_proto::icmpv6 &&
               (ip[info.l3_len] == icmp6::neighbor_solicit || ip[info.l3_len] == icmp6::neighbor_advert);
     if (dst[0] == 0xff) {
@@ -277,8 +280,8 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
     emit6(m, *nh, dst_copy, ifindex, out);
 }
 
-void forwarder::local_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex,
-                           uint64_t now, tx_batch& out) noexcept {
+void forwarder::local_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
+                           tx_batch& out) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     if (info.l4_proto == ip_proto::udp && info.has_l4) {
         icmp6_error(ip, info, ifindex, icmp6::dest_unreachable, 4 /* port unreachable */, 0, now, out);
@@ -319,8 +322,8 @@ bool forwarder::icmp_token(uint64_t now) noexcept {
     return true;
 }
 
-void forwarder::icmp4_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type,
-                            uint8_t code, uint32_t rest, uint64_t now, tx_batch& out) noexcept {
+void forwarder::icmp4_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type, uint8_t code,
+                            uint32_t rest, uint64_t now, tx_batch& out) noexcept {
     const auto& ifc = rt_->interfaces[ifindex];
     if (ifc.ipv4_primary == 0 || !icmp4_error_permitted(ip, info)) return;
     uint16_t port = ifc.port;
@@ -343,8 +346,8 @@ void forwarder::icmp4_error(const uint8_t* ip, const packet_info& info, uint16_t
     emit4(e, *nh, dst, no_interface, out);
 }
 
-void forwarder::icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type,
-                            uint8_t code, uint32_t param, uint64_t now, tx_batch& out) noexcept {
+void forwarder::icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type, uint8_t code,
+                            uint32_t param, uint64_t now, tx_batch& out) noexcept {
     const auto& ifc = rt_->interfaces[ifindex];
     if (!ifc.has_ipv6 || !icmp6_error_permitted(ip, info, type == icmp6::packet_too_big)) return;
     uint16_t port = ifc.port;
@@ -389,7 +392,8 @@ void forwarder::emit4(rte_mbuf* m, const next_hop& nh, uint32_t dst, uint16_t in
     queue_tx(m, out);
 }
 
-void forwarder::emit6(rte_mbuf* m, const next_hop& nh, const uint8_t* dst, uint16_t in_ifindex, tx_batch& out) noexcept {
+void forwarder::emit6(rte_mbuf* m, const next_hop& nh, const uint8_t* dst, uint16_t in_ifindex,
+                      tx_batch& out) noexcept {
     const auto& egress = rt_->interfaces[nh.ifindex];
     rte_ether_addr mac;
     bool ok = nh.has_gateway ? rt_->neighbors->slot_mac(nh.gateway_slot, mac)

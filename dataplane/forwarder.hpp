@@ -34,7 +34,9 @@ struct punt_meta {
 
 inline constexpr uint16_t mbuf_priv_size = (sizeof(punt_meta) + RTE_MBUF_PRIV_ALIGN - 1) & ~(RTE_MBUF_PRIV_ALIGN - 1);
 
-inline punt_meta* meta_of(rte_mbuf* m) noexcept { return static_cast<punt_meta*>(rte_mbuf_to_priv(m)); }
+inline punt_meta* meta_of(rte_mbuf* m) noexcept {
+    return static_cast<punt_meta*>(rte_mbuf_to_priv(m));
+}
 
 // Packets to transmit, bucketed by port, filled by one worker during one loop iteration.
 struct tx_batch {
@@ -51,8 +53,7 @@ struct tx_batch {
 
 // Prepends Ethernet (and the interface's 802.1Q tag) to an mbuf that starts at the IP header.
 // False when the mbuf has no headroom left.
-inline bool write_l2(rte_mbuf* m, const interface_rt& ifc, const rte_ether_addr& dst,
-                     uint16_t ether_type) noexcept {
+inline bool write_l2(rte_mbuf* m, const interface_rt& ifc, const rte_ether_addr& dst, uint16_t ether_type) noexcept {
     uint16_t l2 = ifc.vlan != 0 ? 18 : 14;
     auto* h = rte_pktmbuf_mtod(m, uint8_t*) - l2;
     if (rte_pktmbuf_prepend(m, l2) == nullptr) return false;
@@ -74,8 +75,8 @@ inline bool write_l2(rte_mbuf* m, const interface_rt& ifc, const rte_ether_addr&
 class forwarder {
 public:
     // Thread contract: built on the main lcore, then used only by its worker lcore.
-    forwarder(const runtime* rt, rte_mempool* pool, rte_mempool* indirect_pool,
-              core_counters* counters, rte_ring* punt_ring, uint64_t tsc_hz) noexcept;
+    forwarder(const runtime* rt, rte_mempool* pool, rte_mempool* indirect_pool, core_counters* counters,
+              rte_ring* punt_ring, uint64_t tsc_hz) noexcept;
 
     // Handles a received burst from `port`, filling `out`.
     void process(uint16_t port, rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept;
@@ -91,13 +92,20 @@ public:
 
 private:
     void handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) noexcept;
-    void handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now, tx_batch& out) noexcept;
-    void handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now, tx_batch& out) noexcept;
-    void local_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now, tx_batch& out) noexcept;
-    void local_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now, tx_batch& out) noexcept;
-    void fragment4(uint16_t port, rte_mbuf* m, const next_hop& nh, uint32_t dst, uint16_t ifindex, tx_batch& out) noexcept;
-    void icmp4_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type, uint8_t code, uint32_t rest, uint64_t now, tx_batch& out) noexcept;
-    void icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type, uint8_t code, uint32_t param, uint64_t now, tx_batch& out) noexcept;
+    void handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
+                     tx_batch& out) noexcept;
+    void handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
+                     tx_batch& out) noexcept;
+    void local_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
+                    tx_batch& out) noexcept;
+    void local_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
+                    tx_batch& out) noexcept;
+    void fragment4(uint16_t port, rte_mbuf* m, const next_hop& nh, uint32_t dst, uint16_t ifindex,
+                   tx_batch& out) noexcept;
+    void icmp4_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type, uint8_t code,
+                     uint32_t rest, uint64_t now, tx_batch& out) noexcept;
+    void icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type, uint8_t code,
+                     uint32_t param, uint64_t now, tx_batch& out) noexcept;
     bool icmp_token(uint64_t now) noexcept;
     void punt(uint16_t port, rte_mbuf* m) noexcept;
     void drop(uint16_t port, rte_mbuf* m, drop_reason r) noexcept {
@@ -111,8 +119,8 @@ private:
     rte_mempool* indirect_pool_;
     core_counters* ctr_;
     rte_ring* punt_ring_;
-    uint64_t icmp_cost_;    // TSC cycles of credit one ICMP error costs
-    uint64_t icmp_cap_;     // bucket size in cycles of credit
+    uint64_t icmp_cost_;  // TSC cycles of credit one ICMP error costs
+    uint64_t icmp_cap_;   // bucket size in cycles of credit
     uint64_t icmp_credit_;
     uint64_t icmp_last_ = 0;
 };

@@ -14,7 +14,9 @@ constexpr uint32_t icmp4_max_total = 576;   // RFC 1812 4.3.2.3
 constexpr uint32_t icmp6_max_total = 1280;  // RFC 4443 2.4 (c)
 constexpr uint8_t default_ttl = 64;
 
-inline uint16_t rd16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+inline uint16_t rd16(const uint8_t* p) noexcept {
+    return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
 
 inline void wr16(uint8_t* p, uint16_t v) noexcept {
     p[0] = static_cast<uint8_t>(v >> 8);
@@ -50,8 +52,14 @@ uint16_t icmp6_checksum(const uint8_t* src, const uint8_t* dst, const uint8_t* m
     uint32_t sum = __rte_raw_cksum(src, 16, 0);
     sum = __rte_raw_cksum(dst, 16, sum);
     // Upper-layer length and next header, in network order as the other words are summed.
-    uint8_t tail[8] = {static_cast<uint8_t>(len >> 24), static_cast<uint8_t>(len >> 16),
-                       static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len), 0, 0, 0, ip_proto::icmpv6};
+    uint8_t tail[8] = {static_cast<uint8_t>(len >> 24),
+                       static_cast<uint8_t>(len >> 16),
+                       static_cast<uint8_t>(len >> 8),
+                       static_cast<uint8_t>(len),
+                       0,
+                       0,
+                       0,
+                       ip_proto::icmpv6};
     sum = __rte_raw_cksum(tail, 8, sum);
     sum = __rte_raw_cksum(msg, len, sum);
     uint16_t s = __rte_raw_cksum_reduce(sum);
@@ -68,8 +76,7 @@ bool icmp4_error_permitted(const uint8_t* ip, const packet_info& info) noexcept 
     if (info.l4_proto == ip_proto::icmp && info.has_l4) {
         uint8_t type = ip[info.l3_len];
         // Only queries (echo, timestamp, info, address mask) may draw an error.
-        if (type != 8 && type != 0 && type != 13 && type != 14 && type != 15 && type != 16 &&
-            type != 17 && type != 18)
+        if (type != 8 && type != 0 && type != 13 && type != 14 && type != 15 && type != 16 && type != 17 && type != 18)
             return false;
     }
     return true;
@@ -89,8 +96,8 @@ bool icmp6_error_permitted(const uint8_t* ip, const packet_info& info, bool pack
     return true;
 }
 
-rte_mbuf* make_icmp4_error(rte_mempool* mp, const uint8_t* orig, uint32_t orig_len, uint32_t src,
-                           uint8_t type, uint8_t code, uint32_t rest) noexcept {
+rte_mbuf* make_icmp4_error(rte_mempool* mp, const uint8_t* orig, uint32_t orig_len, uint32_t src, uint8_t type,
+                           uint8_t code, uint32_t rest) noexcept {
     uint32_t quote = std::min(orig_len, icmp4_max_total - 28);
     uint32_t total = 28 + quote;
     rte_mbuf* m = nullptr;
@@ -120,8 +127,8 @@ rte_mbuf* make_icmp4_error(rte_mempool* mp, const uint8_t* orig, uint32_t orig_l
     return m;
 }
 
-rte_mbuf* make_icmp6_error(rte_mempool* mp, const uint8_t* orig, uint32_t orig_len,
-                           const ipv6_addr& src, uint8_t type, uint8_t code, uint32_t param) noexcept {
+rte_mbuf* make_icmp6_error(rte_mempool* mp, const uint8_t* orig, uint32_t orig_len, const ipv6_addr& src, uint8_t type,
+                           uint8_t code, uint32_t param) noexcept {
     uint32_t quote = std::min(orig_len, icmp6_max_total - 48);
     uint32_t total = 48 + quote;
     rte_mbuf* m = nullptr;

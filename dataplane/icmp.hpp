@@ -61,10 +61,10 @@ bool icmp6_error_permitted(const uint8_t* ip, const packet_info& info, bool pack
 // order) back to the packet's source, quoting as much as fits in 576 bytes (RFC 1812 4.3.2.3).
 // `rest` is the second 32-bit word (next-hop MTU for frag-needed). The mbuf holds the IP packet
 // with l2_room of headroom reserved; nullptr when the pool is empty.
-rte_mbuf* make_icmp4_error(rte_mempool* mp, const uint8_t* orig, uint32_t orig_len, uint32_t src,
-                           uint8_t type, uint8_t code, uint32_t rest) noexcept;
+rte_mbuf* make_icmp4_error(rte_mempool* mp, const uint8_t* orig, uint32_t orig_len, uint32_t src, uint8_t type,
+                           uint8_t code, uint32_t rest) noexcept;
 // The same for ICMPv6, quoting as much as fits in 1280 bytes (RFC 4443 2.4 (c)).
-rte_mbuf* make_icmp6_error(rte_mempool* mp, const uint8_t* orig, uint32_t orig_len,
-                           const ipv6_addr& src, uint8_t type, uint8_t code, uint32_t param) noexcept;
+rte_mbuf* make_icmp6_error(rte_mempool* mp, const uint8_t* orig, uint32_t orig_len, const ipv6_addr& src, uint8_t type,
+                           uint8_t code, uint32_t param) noexcept;
 
 }  // namespace meshgate::dataplane

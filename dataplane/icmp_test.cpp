@@ -17,7 +17,8 @@ class Icmp : public ::testing::Test {
 protected:
     void SetUp() override {
         static int n = 0;
-        pool_ = rte_pktmbuf_pool_create(("icmp" + std::to_string(n++)).c_str(), 63, 0, mbuf_priv_size, 2048 + RTE_PKTMBUF_HEADROOM, SOCKET_ID_ANY);
+        pool_ = rte_pktmbuf_pool_create(("icmp" + std::to_string(n++)).c_str(), 63, 0, mbuf_priv_size,
+                                        2048 + RTE_PKTMBUF_HEADROOM, SOCKET_ID_ANY);
         ASSERT_NE(pool_, nullptr);
     }
     void TearDown() override { rte_mempool_free(pool_); }
@@ -107,7 +108,8 @@ TEST(IcmpRules, NoErrorsAboutErrorsBroadcastsOrLaterFragments) {
     ipv6_opts i6;
     i6.next_header = 58;
     EXPECT_TRUE(check6(ipv6_packet("fd00:1::2", "fd00:3::2", udp6("fd00:1::2", "fd00:3::2", 1, 2, {})), false));
-    EXPECT_FALSE(check6(ipv6_packet("fd00:1::2", "fd00:3::2", icmp6_error("fd00:1::2", "fd00:3::2", 1, 0, 0, pattern(40)), i6), false));
+    EXPECT_FALSE(check6(
+        ipv6_packet("fd00:1::2", "fd00:3::2", icmp6_error("fd00:1::2", "fd00:3::2", 1, 0, 0, pattern(40)), i6), false));
     EXPECT_FALSE(check6(ipv6_packet("fd00:1::2", "ff0e::1", udp6("fd00:1::2", "ff0e::1", 1, 2, {})), false));
     EXPECT_TRUE(check6(ipv6_packet("fd00:1::2", "ff0e::1", udp6("fd00:1::2", "ff0e::1", 1, 2, {})), true))
         << "packet too big may answer multicast (RFC 4443 2.4 e.2)";

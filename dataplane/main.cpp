@@ -70,7 +70,8 @@ options parse_options(int argc, char** argv) {
             char* end = nullptr;
             auto v = need("--duration");
             o.duration = std::strtod(v.c_str(), &end);
-            if (end == v.c_str() || *end != '\0' || o.duration <= 0) die("--duration: \"" + v + "\" is not a positive number of seconds");
+            if (end == v.c_str() || *end != '\0' || o.duration <= 0)
+                die("--duration: \"" + v + "\" is not a positive number of seconds");
         } else if (a == "--help" || a == "-h") {
             std::printf("usage: meshgate-dataplane [EAL args] -- --config FILE [--check] [--duration SEC]\n");
             std::exit(0);
@@ -83,7 +84,7 @@ options parse_options(int argc, char** argv) {
 }
 
 struct worker_ctx {
-    unsigned id = 0;                  // 0..n_workers-1, also the TX queue index and RCU thread id
+    unsigned id = 0;  // 0..n_workers-1, also the TX queue index and RCU thread id
     unsigned lcore = 0;
     std::vector<std::pair<uint16_t, uint16_t>> rx;  // (port, queue) this worker polls
     forwarder* fwd = nullptr;
@@ -145,7 +146,9 @@ int worker_main(void* arg) {
     return 0;
 }
 
-std::string port_name_of(const std::string& device) { return device.substr(0, device.find(',')); }
+std::string port_name_of(const std::string& device) {
+    return device.substr(0, device.find(','));
+}
 
 // Finds or probes the DPDK port for a device string.
 uint16_t attach_port(const std::string& device, const std::string& field) {
@@ -156,7 +159,8 @@ uint16_t attach_port(const std::string& device, const std::string& field) {
     if (rc != 0) die(field + ": cannot probe \"" + device + "\": " + rte_strerror(-rc));
     if (rte_eth_dev_get_port_by_name(name.c_str(), &port) != 0)
         die(field + ": \"" + device + "\" was probed but created no port named \"" + name + "\"");
-    if (port >= max_ports) die(field + ": port id " + std::to_string(port) + " is above the supported " + std::to_string(max_ports));
+    if (port >= max_ports)
+        die(field + ": port id " + std::to_string(port) + " is above the supported " + std::to_string(max_ports));
     return port;
 }
 
@@ -186,7 +190,8 @@ void setup_port(port_setup& ps, unsigned n_workers, const policy::worker_setting
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_key = symmetric_key;
         conf.rx_adv_conf.rss_conf.rss_key_len = sizeof symmetric_key;
-        conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+        conf.rx_adv_conf.rss_conf.rss_hf =
+            (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
     } else if (ps.rx_queues > 1) {
         ps.rx_queues = 1;  // no RSS: one worker polls the port
     }
@@ -200,8 +205,8 @@ void setup_port(port_setup& ps, unsigned n_workers, const policy::worker_setting
         rc = rte_eth_rx_queue_setup(ps.port, q, rxd, static_cast<unsigned>(socket), nullptr, pool);
         if (rc != 0) die(what + ": RX queue " + std::to_string(q) + " setup failed: " + rte_strerror(-rc));
     }
-    for (uint16_t q = 0; q < n_workers; ++q) {
-        rc = rte_eth_tx_queue_setup(ps.port, q, txd, static_cast<unsigned>(socket), nullptr);
+    for (unsigned q = 0; q < n_workers; ++q) {
+        rc = rte_eth_tx_queue_setup(ps.port, static_cast<uint16_t>(q), txd, static_cast<unsigned>(socket), nullptr);
         if (rc != 0) die(what + ": TX queue " + std::to_string(q) + " setup failed: " + rte_strerror(-rc));
     }
     rc = rte_eth_dev_set_mtu(ps.port, static_cast<uint16_t>(ps.mtu));
@@ -245,7 +250,9 @@ int run(int argc, char** argv) {
     std::vector<unsigned> lcores;
     if (cfg.workers.lcores.empty()) {
         unsigned l;
-        RTE_LCORE_FOREACH_WORKER(l) { lcores.push_back(l); }
+        RTE_LCORE_FOREACH_WORKER(l) {
+            lcores.push_back(l);
+        }
     } else {
         for (size_t i = 0; i < cfg.workers.lcores.size(); ++i) {
             unsigned l = cfg.workers.lcores[i];
@@ -265,7 +272,9 @@ int run(int argc, char** argv) {
     uint32_t room = std::max<uint32_t>(2048, max_mtu + 26) + RTE_PKTMBUF_HEADROOM;
     rte_mempool* pool = rte_pktmbuf_pool_create("mg_mbufs", cfg.workers.mbufs, 256, mbuf_priv_size,
                                                 static_cast<uint16_t>(room), static_cast<int>(rte_socket_id()));
-    if (pool == nullptr) die("workers.mbufs: cannot allocate " + std::to_string(cfg.workers.mbufs) + " mbufs: " + rte_strerror(rte_errno));
+    if (pool == nullptr)
+        die("workers.mbufs: cannot allocate " + std::to_string(cfg.workers.mbufs) +
+            " mbufs: " + rte_strerror(rte_errno));
     rte_mempool* indirect = rte_pktmbuf_pool_create("mg_indirect", 4095, 128, 0, 0, static_cast<int>(rte_socket_id()));
     if (indirect == nullptr) die(std::string("cannot allocate indirect mbufs: ") + rte_strerror(rte_errno));
 
@@ -304,8 +313,10 @@ int run(int argc, char** argv) {
     rt->interfaces = build_interfaces(cfg, port_of, port_mac);
     for (size_t i = 0; i < rt->interfaces.size(); ++i) {
         auto& pm = rt->ports[rt->interfaces[i].port];
-        if (rt->interfaces[i].vlan == 0) pm.untagged = static_cast<uint16_t>(i);
-        else pm.vlans.emplace_back(rt->interfaces[i].vlan, static_cast<uint16_t>(i));
+        if (rt->interfaces[i].vlan == 0)
+            pm.untagged = static_cast<uint16_t>(i);
+        else
+            pm.vlans.emplace_back(rt->interfaces[i].vlan, static_cast<uint16_t>(i));
     }
     rt->neighbors = nt.value();
     auto routes = route_table::build(cfg, rt->interfaces, *rt->neighbors, "mg_routes");
@@ -314,7 +325,8 @@ int run(int argc, char** argv) {
     rt->icmp_errors_per_second = cfg.icmp.errors_per_second;
     rt->icmp_errors_burst = cfg.icmp.errors_burst;
 
-    auto* counters = static_cast<core_counters*>(rte_zmalloc("mg_counters", sizeof(core_counters) * (n_workers + 1), 64));
+    auto* counters =
+        static_cast<core_counters*>(rte_zmalloc("mg_counters", sizeof(core_counters) * (n_workers + 1), 64));
     if (counters == nullptr) die("cannot allocate counters");
     control_plane control(rt, rt->neighbors, pool, &counters[n_workers], hz, control_plane::default_timers(hz));
     if (auto r = control.install_static_neighbors(cfg); !r) die(r.error_message());
@@ -327,7 +339,8 @@ int run(int argc, char** argv) {
         c.ctr = &counters[w];
         c.qsbr = qsbr;
         std::string suffix = std::to_string(w);
-        rte_ring* punt = rte_ring_create(("mg_punt" + suffix).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        rte_ring* punt =
+            rte_ring_create(("mg_punt" + suffix).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
         c.inject = rte_ring_create(("mg_inject" + suffix).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
         c.batch = static_cast<tx_batch*>(rte_zmalloc("mg_batch", sizeof(tx_batch), 64));
         if (punt == nullptr || c.inject == nullptr || c.batch == nullptr) die("cannot allocate worker rings");
@@ -348,7 +361,8 @@ int run(int argc, char** argv) {
     register_telemetry(&stats);
 
     for (auto& c : workers) {
-        if (rte_eal_remote_launch(worker_main, &c, c.lcore) != 0) die("cannot launch worker on lcore " + std::to_string(c.lcore));
+        if (rte_eal_remote_launch(worker_main, &c, c.lcore) != 0)
+            die("cannot launch worker on lcore " + std::to_string(c.lcore));
     }
     const uint64_t start = rte_rdtsc();
     std::printf("tsc_hz %lu\n", hz);
@@ -356,7 +370,8 @@ int run(int argc, char** argv) {
                 cfg.interfaces.size(), ports.size(), n_workers, cfg.generation);
     std::fflush(stdout);
 
-    const uint64_t deadline = opt.duration > 0 ? start + static_cast<uint64_t>(opt.duration * static_cast<double>(hz)) : 0;
+    const uint64_t deadline =
+        opt.duration > 0 ? start + static_cast<uint64_t>(opt.duration * static_cast<double>(hz)) : 0;
     while (!g_stop.load()) {
         uint64_t now = rte_rdtsc();
         unsigned handled = control.poll(now);
@@ -393,4 +408,6 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace meshgate::dataplane
 
-int main(int argc, char** argv) { return meshgate::dataplane::run(argc, argv); }
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): die() exits
+    return meshgate::dataplane::run(argc, argv);
+}

@@ -31,18 +31,23 @@ neighbor_key neighbor_key::v6(uint16_t ifindex, const uint8_t* ip) noexcept {
 
 const char* to_string(neighbor_state s) noexcept {
     switch (s) {
-    case neighbor_state::none: return "none";
-    case neighbor_state::incomplete: return "incomplete";
-    case neighbor_state::reachable: return "reachable";
-    case neighbor_state::stale: return "stale";
-    case neighbor_state::failed: return "failed";
-    case neighbor_state::permanent: return "permanent";
+        case neighbor_state::none:
+            return "none";
+        case neighbor_state::incomplete:
+            return "incomplete";
+        case neighbor_state::reachable:
+            return "reachable";
+        case neighbor_state::stale:
+            return "stale";
+        case neighbor_state::failed:
+            return "failed";
+        case neighbor_state::permanent:
+            return "permanent";
     }
     return "?";
 }
 
-result<neighbor_table*> neighbor_table::create(const std::string& name, uint32_t capacity,
-                                               rte_rcu_qsbr* qsbr) {
+result<neighbor_table*> neighbor_table::create(const std::string& name, uint32_t capacity, rte_rcu_qsbr* qsbr) {
     auto* t = new neighbor_table();
     rte_hash_parameters p{};
     p.name = name.c_str();
@@ -68,8 +73,7 @@ result<neighbor_table*> neighbor_table::create(const std::string& name, uint32_t
     }
     // Positions returned by the hash go up to its real size, which can exceed `entries`.
     t->capacity_ = static_cast<uint32_t>(rte_hash_max_key_id(t->hash_)) + 1;
-    t->entries_ = static_cast<neighbor_entry*>(
-        rte_zmalloc("neighbors", sizeof(neighbor_entry) * t->capacity_, 64));
+    t->entries_ = static_cast<neighbor_entry*>(rte_zmalloc("neighbors", sizeof(neighbor_entry) * t->capacity_, 64));
     if (t->entries_ == nullptr) {
         delete t;
         return error{"neighbor table: out of memory"};
@@ -115,8 +119,7 @@ int32_t neighbor_table::find_or_add(const neighbor_key& key) noexcept {
     return pos;
 }
 
-void neighbor_table::set_mac(uint32_t slot, const rte_ether_addr& mac, neighbor_state st,
-                             uint64_t deadline) noexcept {
+void neighbor_table::set_mac(uint32_t slot, const rte_ether_addr& mac, neighbor_state st, uint64_t deadline) noexcept {
     uint64_t w = uint64_t{1} << 63;
     for (unsigned i = 0; i < 6; ++i) w |= uint64_t{mac.addr_bytes[i]} << (8 * i);
     auto& e = entries_[slot];

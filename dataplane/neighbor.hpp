@@ -51,17 +51,17 @@ struct alignas(64) neighbor_entry {
     // Control lcore only from here on.
     neighbor_key key;
     neighbor_state state = neighbor_state::none;
-    bool pinned = false;           // a route's gateway: kept when it fails, re-resolved on demand
-    uint8_t probes = 0;            // requests sent in this resolution or probe round
+    bool pinned = false;  // a route's gateway: kept when it fails, re-resolved on demand
+    uint8_t probes = 0;   // requests sent in this resolution or probe round
     uint8_t hold_count = 0;
-    uint64_t deadline = 0;         // TSC time of the next timer action
+    uint64_t deadline = 0;                   // TSC time of the next timer action
     rte_mbuf* hold[neighbor_hold_max] = {};  // packets waiting for the MAC, oldest first
 };
 
 struct neighbor_timers {
-    uint64_t retrans;         // between requests (RFC 4861 RETRANS_TIMER 1 s)
-    uint64_t reachable;       // REACHABLE -> STALE (RFC 4861 REACHABLE_TIME 30 s)
-    uint8_t max_probes;       // requests before giving up (MAX_MULTICAST_SOLICIT 3)
+    uint64_t retrans;    // between requests (RFC 4861 RETRANS_TIMER 1 s)
+    uint64_t reachable;  // REACHABLE -> STALE (RFC 4861 REACHABLE_TIME 30 s)
+    uint8_t max_probes;  // requests before giving up (MAX_MULTICAST_SOLICIT 3)
 };
 
 class neighbor_table {
@@ -80,8 +80,8 @@ public:
     }
 
     // Control lcore only.
-    int32_t find(const neighbor_key& key) const noexcept;           // slot or -1
-    int32_t find_or_add(const neighbor_key& key) noexcept;          // slot or -1 when full
+    int32_t find(const neighbor_key& key) const noexcept;   // slot or -1
+    int32_t find_or_add(const neighbor_key& key) noexcept;  // slot or -1 when full
     neighbor_entry& entry(uint32_t slot) noexcept { return entries_[slot]; }
     const neighbor_entry& entry(uint32_t slot) const noexcept { return entries_[slot]; }
     void set_mac(uint32_t slot, const rte_ether_addr& mac, neighbor_state st, uint64_t deadline) noexcept;

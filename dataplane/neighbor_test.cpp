@@ -55,7 +55,8 @@ TEST(Neighbor, ResolvesHoldsAndReleasesInOrder) {
     // The reply releases them, in order, rewritten to the learned MAC.
     out = p.send(1, ether(gw_srv, server, 0x0806, arp_packet(2, server, "198.18.2.50", gw_srv, "198.18.2.1")));
     ASSERT_EQ(out.size(), 3U);
-    for (uint16_t i = 0; i < 3; ++i) EXPECT_EQ(diff(forwarded("198.18.2.50", static_cast<uint16_t>(i + 1)), out[i].frame), "");
+    for (uint16_t i = 0; i < 3; ++i)
+        EXPECT_EQ(diff(forwarded("198.18.2.50", static_cast<uint16_t>(i + 1)), out[i].frame), "");
     // Now the worker forwards directly.
     out = p.send(0, udp_to("198.18.2.50", 4));
     ASSERT_EQ(out.size(), 1U);
@@ -146,8 +147,9 @@ TEST(Neighbor, Ipv6SolicitsToSolicitedNodeAndLearnsFromAdvert) {
     ipv6_opts o;
     o.hop_limit = 255;
     o.next_header = 58;
-    auto expect = ether(mac_of("33:33:ff:00:00:77"), gw_srv, 0x86dd,
-                        ipv6_packet("fd00:2::1", "ff02::1:ff00:77", icmp6_message("fd00:2::1", "ff02::1:ff00:77", 135, 0, ns), o));
+    auto expect = ether(
+        mac_of("33:33:ff:00:00:77"), gw_srv, 0x86dd,
+        ipv6_packet("fd00:2::1", "ff02::1:ff00:77", icmp6_message("fd00:2::1", "ff02::1:ff00:77", 135, 0, ns), o));
     EXPECT_EQ(diff(expect, out[0].frame), "");
     // A solicited NA with the target link-layer address resolves it.
     bytes na = {0x60, 0, 0, 0};
@@ -155,8 +157,9 @@ TEST(Neighbor, Ipv6SolicitsToSolicitedNodeAndLearnsFromAdvert) {
     bytes topt = {2, 1};
     topt.insert(topt.end(), server.begin(), server.end());
     na.insert(na.end(), topt.begin(), topt.end());
-    out = p.send(1, ether(gw_srv, server, 0x86dd,
-                          ipv6_packet("fd00:2::77", "fd00:2::1", icmp6_message("fd00:2::77", "fd00:2::1", 136, 0, na), o)));
+    out = p.send(
+        1, ether(gw_srv, server, 0x86dd,
+                 ipv6_packet("fd00:2::77", "fd00:2::1", icmp6_message("fd00:2::77", "fd00:2::1", 136, 0, na), o)));
     ASSERT_EQ(out.size(), 1U);
     ipv6_opts fwd;
     fwd.hop_limit = 63;

@@ -12,7 +12,9 @@ constexpr uint16_t ether_vlan = 0x8100;
 constexpr uint16_t ether_qinq = 0x88a8;
 constexpr unsigned max_ipv6_ext_headers = 8;
 
-inline uint16_t rd16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+inline uint16_t rd16(const uint8_t* p) noexcept {
+    return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
 
 // RFC 1071 one's-complement sum over an IPv4 header; valid when it folds to 0xffff.
 inline bool ipv4_header_checksum_ok(const uint8_t* h, unsigned len) noexcept {
@@ -25,31 +27,30 @@ inline bool ipv4_header_checksum_ok(const uint8_t* h, unsigned len) noexcept {
 // Checks the transport header at l4 (len bytes of IP payload from there).
 drop_reason parse_l4(const uint8_t* l4, uint32_t len, uint8_t proto) noexcept {
     switch (proto) {
-    case ip_proto::tcp: {
-        if (len < 20) return drop_reason::l4_truncated;
-        unsigned off = (l4[12] >> 4) * 4U;
-        if (off < 20 || off > len) return drop_reason::tcp_bad_offset;
-        return drop_reason::none;
-    }
-    case ip_proto::udp: {
-        if (len < 8) return drop_reason::l4_truncated;
-        unsigned ulen = rd16(l4 + 4);
-        // RFC 768: the length covers header and data. Jumbograms (0) are not supported here.
-        if (ulen < 8 || ulen > len) return drop_reason::udp_bad_length;
-        return drop_reason::none;
-    }
-    case ip_proto::sctp:
-        return len < 12 ? drop_reason::l4_truncated : drop_reason::none;  // RFC 9260 3.1
-    case ip_proto::icmp:
-    case ip_proto::icmpv6:
-        return len < 4 ? drop_reason::l4_truncated : drop_reason::none;
-    default:
-        return drop_reason::none;
+        case ip_proto::tcp: {
+            if (len < 20) return drop_reason::l4_truncated;
+            unsigned off = (l4[12] >> 4) * 4U;
+            if (off < 20 || off > len) return drop_reason::tcp_bad_offset;
+            return drop_reason::none;
+        }
+        case ip_proto::udp: {
+            if (len < 8) return drop_reason::l4_truncated;
+            unsigned ulen = rd16(l4 + 4);
+            // RFC 768: the length covers header and data. Jumbograms (0) are not supported here.
+            if (ulen < 8 || ulen > len) return drop_reason::udp_bad_length;
+            return drop_reason::none;
+        }
+        case ip_proto::sctp:
+            return len < 12 ? drop_reason::l4_truncated : drop_reason::none;  // RFC 9260 3.1
+        case ip_proto::icmp:
+        case ip_proto::icmpv6:
+            return len < 4 ? drop_reason::l4_truncated : drop_reason::none;
+        default:
+            return drop_reason::none;
     }
 }
 
-drop_reason parse_ipv4(const uint8_t* frame, uint32_t len, packet_info& info,
-                       bool checksum_verified) noexcept {
+drop_reason parse_ipv4(const uint8_t* frame, uint32_t len, packet_info& info, bool checksum_verified) noexcept {
     const uint8_t* ip = frame + info.l3_offset;
     uint32_t avail = len - info.l3_offset;
     if (avail < 20) return drop_reason::ipv4_truncated;
@@ -93,9 +94,8 @@ drop_reason parse_ipv6(const uint8_t* frame, uint32_t len, packet_info& info) no
         if (n > max_ipv6_ext_headers) return drop_reason::ipv6_bad_ext_header;
         if (next == ip_proto::hop_by_hop && n != 0) return drop_reason::ipv6_bad_ext_header;
         uint32_t hlen;
-        if (next == ip_proto::hop_by_hop || next == ip_proto::ipv6_routing ||
-            next == ip_proto::ipv6_dest_opts || next == 135 /* mobility */ || next == 139 /* HIP */ ||
-            next == 140 /* shim6 */) {
+        if (next == ip_proto::hop_by_hop || next == ip_proto::ipv6_routing || next == ip_proto::ipv6_dest_opts ||
+            next == 135 /* mobility */ || next == 139 /* HIP */ || next == 140 /* shim6 */) {
             if (off + 8 > total) return drop_reason::ipv6_bad_ext_header;
             hlen = (ip[off + 1] + 1U) * 8U;
         } else if (next == ip_proto::ah) {
@@ -132,8 +132,7 @@ drop_reason parse_ipv6(const uint8_t* frame, uint32_t len, packet_info& info) no
 
 }  // namespace
 
-drop_reason parse_packet(const uint8_t* frame, uint32_t len, packet_info& info,
-                         bool ipv4_checksum_verified) noexcept {
+drop_reason parse_packet(const uint8_t* frame, uint32_t len, packet_info& info, bool ipv4_checksum_verified) noexcept {
     info = packet_info{};
     if (len < 14) return drop_reason::runt_frame;
     uint16_t type = rd16(frame + 12);
@@ -148,23 +147,22 @@ drop_reason parse_packet(const uint8_t* frame, uint32_t len, packet_info& info,
     }
     info.l3_offset = static_cast<uint16_t>(off);
     switch (type) {
-    case ether_ipv4:
-        return parse_ipv4(frame, len, info, ipv4_checksum_verified);
-    case ether_ipv6:
-        return parse_ipv6(frame, len, info);
-    case ether_arp: {
-        info.l3 = l3_kind::arp;
-        // RFC 826 for Ethernet/IPv4: htype 1, ptype 0x0800, hlen 6, plen 4, 28 bytes.
-        if (len < off + 28) return drop_reason::arp_malformed;
-        const uint8_t* a = frame + off;
-        if (rd16(a) != 1 || rd16(a + 2) != ether_ipv4 || a[4] != 6 || a[5] != 4)
-            return drop_reason::arp_malformed;
-        info.l3_len = 28;
-        info.ip_total = 28;
-        return drop_reason::none;
-    }
-    default:
-        return drop_reason::ethertype_unsupported;
+        case ether_ipv4:
+            return parse_ipv4(frame, len, info, ipv4_checksum_verified);
+        case ether_ipv6:
+            return parse_ipv6(frame, len, info);
+        case ether_arp: {
+            info.l3 = l3_kind::arp;
+            // RFC 826 for Ethernet/IPv4: htype 1, ptype 0x0800, hlen 6, plen 4, 28 bytes.
+            if (len < off + 28) return drop_reason::arp_malformed;
+            const uint8_t* a = frame + off;
+            if (rd16(a) != 1 || rd16(a + 2) != ether_ipv4 || a[4] != 6 || a[5] != 4) return drop_reason::arp_malformed;
+            info.l3_len = 28;
+            info.ip_total = 28;
+            return drop_reason::none;
+        }
+        default:
+            return drop_reason::ethertype_unsupported;
     }
 }
 

@@ -13,15 +13,15 @@ enum class l3_kind : uint8_t { ipv4, ipv6, arp };
 
 // What the parser learned. Offsets are from the start of the frame.
 struct packet_info {
-    uint16_t l3_offset = 0;   // bytes of Ethernet header and VLAN tags
-    uint16_t vlan = 0;        // VLAN id of the single 802.1Q tag; 0 untagged
-    uint16_t l3_len = 0;      // IPv4 header or IPv6 header plus extension headers
-    uint16_t ip_total = 0;    // IP packet length from its header (IPv4 total length, IPv6 40 + payload)
-    uint16_t l4_offset = 0;   // start of the transport header when has_l4
+    uint16_t l3_offset = 0;  // bytes of Ethernet header and VLAN tags
+    uint16_t vlan = 0;       // VLAN id of the single 802.1Q tag; 0 untagged
+    uint16_t l3_len = 0;     // IPv4 header or IPv6 header plus extension headers
+    uint16_t ip_total = 0;   // IP packet length from its header (IPv4 total length, IPv6 40 + payload)
+    uint16_t l4_offset = 0;  // start of the transport header when has_l4
     l3_kind l3 = l3_kind::ipv4;
-    uint8_t l4_proto = 0;     // IP protocol / final IPv6 next header
-    bool is_fragment = false;  // any fragment (IPv4 MF or offset, IPv6 fragment header)
-    bool has_l4 = false;      // transport header present and checked (first fragment or whole)
+    uint8_t l4_proto = 0;                   // IP protocol / final IPv6 next header
+    bool is_fragment = false;               // any fragment (IPv4 MF or offset, IPv6 fragment header)
+    bool has_l4 = false;                    // transport header present and checked (first fragment or whole)
     bool ipv6_ext_fragment_header = false;  // IPv6 packet carries a fragment header
 };
 

@@ -12,7 +12,9 @@ using namespace meshgate::test;
 const mac a = mac_of("02:00:00:00:00:01");
 const mac b = mac_of("02:00:00:00:00:02");
 
-drop_reason parse(const bytes& f, packet_info& info) { return parse_packet(f.data(), static_cast<uint32_t>(f.size()), info); }
+drop_reason parse(const bytes& f, packet_info& info) {
+    return parse_packet(f.data(), static_cast<uint32_t>(f.size()), info);
+}
 
 ipv4_opts proto(uint8_t p) {
     ipv4_opts o;

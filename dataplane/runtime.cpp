@@ -10,8 +10,7 @@
 
 namespace meshgate::dataplane {
 
-std::vector<interface_rt> build_interfaces(const policy::config& cfg,
-                                           const std::vector<uint16_t>& port_of,
+std::vector<interface_rt> build_interfaces(const policy::config& cfg, const std::vector<uint16_t>& port_of,
                                            const std::vector<rte_ether_addr>& port_mac) {
     std::vector<interface_rt> out;
     for (size_t i = 0; i < cfg.interfaces.size(); ++i) {
@@ -45,19 +44,20 @@ route_table::~route_table() {
 
 result<std::unique_ptr<route_table>> route_table::build(const policy::config& cfg,
                                                         const std::vector<interface_rt>& ifaces,
-                                                        neighbor_table& neighbors,
-                                                        const std::string& name) {
+                                                        neighbor_table& neighbors, const std::string& name) {
     auto t = std::make_unique<route_table>();
     rte_lpm_config c4{};
     c4.max_rules = 4096 + static_cast<uint32_t>(cfg.routes4.size());
     c4.number_tbl8s = 1024;
     t->lpm4_ = rte_lpm_create((name + "4").c_str(), SOCKET_ID_ANY, &c4);
-    if (t->lpm4_ == nullptr) return error{"route table: rte_lpm_create failed: " + std::string(rte_strerror(rte_errno))};
+    if (t->lpm4_ == nullptr)
+        return error{"route table: rte_lpm_create failed: " + std::string(rte_strerror(rte_errno))};
     rte_lpm6_config c6{};
     c6.max_rules = 4096 + static_cast<uint32_t>(cfg.routes6.size());
     c6.number_tbl8s = 4096;
     t->lpm6_ = rte_lpm6_create((name + "6").c_str(), SOCKET_ID_ANY, &c6);
-    if (t->lpm6_ == nullptr) return error{"route table: rte_lpm6_create failed: " + std::string(rte_strerror(rte_errno))};
+    if (t->lpm6_ == nullptr)
+        return error{"route table: rte_lpm6_create failed: " + std::string(rte_strerror(rte_errno))};
 
     auto add_hop = [&](const next_hop& h) {
         t->hops_.push_back(h);
@@ -107,7 +107,8 @@ result<std::unique_ptr<route_table>> route_table::build(const policy::config& cf
             h.gateway_slot = static_cast<uint32_t>(slot);
             h.gateway4 = r.next_hop->value;
         }
-        if (!add4(r.prefix.addr.value, r.prefix.len, add_hop(h))) return error{"route table: cannot add " + to_string(r.prefix)};
+        if (!add4(r.prefix.addr.value, r.prefix.len, add_hop(h)))
+            return error{"route table: cannot add " + to_string(r.prefix)};
     }
     for (const auto& r : cfg.routes6) {
         next_hop h{nh_kind::forward, static_cast<uint16_t>(r.interface), false, 0, 0, {}};
@@ -119,7 +120,8 @@ result<std::unique_ptr<route_table>> route_table::build(const policy::config& cf
             h.gateway_slot = static_cast<uint32_t>(slot);
             h.gateway6 = *r.next_hop;
         }
-        if (!add6(r.prefix.addr, r.prefix.len, add_hop(h))) return error{"route table: cannot add " + to_string(r.prefix)};
+        if (!add6(r.prefix.addr, r.prefix.len, add_hop(h)))
+            return error{"route table: cannot add " + to_string(r.prefix)};
     }
     // Own addresses last: a host route to ourselves beats everything.
     for (size_t i = 0; i < ifaces.size(); ++i) {
@@ -139,13 +141,15 @@ result<std::unique_ptr<route_table>> route_table::build(const policy::config& cf
 
 const next_hop* route_table::lookup4(uint32_t dst4) const noexcept {
     uint32_t hop = 0;
-    if (rte_lpm_lookup(lpm4_, dst4, &hop) != 0) return default4_ < 0 ? nullptr : &hops_[static_cast<uint32_t>(default4_)];
+    if (rte_lpm_lookup(lpm4_, dst4, &hop) != 0)
+        return default4_ < 0 ? nullptr : &hops_[static_cast<uint32_t>(default4_)];
     return &hops_[hop];
 }
 
 const next_hop* route_table::lookup6(const uint8_t* dst6) const noexcept {
     uint32_t hop = 0;
-    if (rte_lpm6_lookup(lpm6_, dst6, &hop) != 0) return default6_ < 0 ? nullptr : &hops_[static_cast<uint32_t>(default6_)];
+    if (rte_lpm6_lookup(lpm6_, dst6, &hop) != 0)
+        return default6_ < 0 ? nullptr : &hops_[static_cast<uint32_t>(default6_)];
     return &hops_[hop];
 }
 

@@ -22,14 +22,14 @@ class neighbor_table;
 inline constexpr uint16_t no_interface = 0xffff;
 
 struct interface_rt {
-    uint16_t port = 0;             // DPDK port id
-    uint16_t vlan = 0;             // 0: untagged
-    uint32_t mtu = 1500;           // IP MTU
-    rte_ether_addr mac{};          // our MAC on this interface
-    uint32_t ipv4_primary = 0;     // first IPv4 address, host order (0: none); ICMP error source
+    uint16_t port = 0;          // DPDK port id
+    uint16_t vlan = 0;          // 0: untagged
+    uint32_t mtu = 1500;        // IP MTU
+    rte_ether_addr mac{};       // our MAC on this interface
+    uint32_t ipv4_primary = 0;  // first IPv4 address, host order (0: none); ICMP error source
     bool has_ipv6 = false;
-    ipv6_addr ipv6_primary;        // first IPv6 address; ICMPv6 error source
-    std::vector<ipv4_prefix> ipv4; // all own addresses with their subnets
+    ipv6_addr ipv6_primary;         // first IPv6 address; ICMPv6 error source
+    std::vector<ipv4_prefix> ipv4;  // all own addresses with their subnets
     std::vector<ipv6_prefix> ipv6;
     std::string name;
 };
@@ -42,10 +42,10 @@ enum class nh_kind : uint8_t {
 
 struct next_hop {
     nh_kind kind = nh_kind::forward;
-    uint16_t ifindex = 0;          // egress interface (local: the interface owning the address)
-    bool has_gateway = false;      // false: the destination itself is the neighbor
-    uint32_t gateway_slot = 0;     // pinned neighbor-table slot of the gateway (has_gateway)
-    uint32_t gateway4 = 0;         // host order
+    uint16_t ifindex = 0;       // egress interface (local: the interface owning the address)
+    bool has_gateway = false;   // false: the destination itself is the neighbor
+    uint32_t gateway_slot = 0;  // pinned neighbor-table slot of the gateway (has_gateway)
+    uint32_t gateway4 = 0;      // host order
     ipv6_addr gateway6;
 };
 
@@ -102,8 +102,7 @@ struct runtime {
 
 // Builds interface_rt entries; `port_of[i]` and `port_mac[i]` give interface i's port and the
 // MAC the port reported (used when the config sets none).
-std::vector<interface_rt> build_interfaces(const policy::config& cfg,
-                                           const std::vector<uint16_t>& port_of,
+std::vector<interface_rt> build_interfaces(const policy::config& cfg, const std::vector<uint16_t>& port_of,
                                            const std::vector<rte_ether_addr>& port_mac);
 
 }  // namespace meshgate::dataplane

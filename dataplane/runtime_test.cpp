@@ -25,7 +25,9 @@ constexpr const char* config = R"({
   ]
 })";
 
-uint32_t ip4(const char* s) { return parse_ipv4(s)->value; }
+uint32_t ip4(const char* s) {
+    return parse_ipv4(s)->value;
+}
 const uint8_t* ip6(const char* s) {
     static ipv6_addr a;
     a = *parse_ipv6(s);

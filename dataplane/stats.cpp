@@ -28,21 +28,21 @@ uint64_t sum_field(const stats_source& s, uint64_t core_counters::*field) noexce
 std::string format_report(const stats_source& s) {
     std::string out;
     char line[256];
-    std::snprintf(line, sizeof line, "%-6s %-16s %14s %14s %14s %14s %12s\n", "port", "interfaces",
-                  "rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "dropped");
+    std::snprintf(line, sizeof line, "%-6s %-16s %14s %14s %14s %14s %12s\n", "port", "interfaces", "rx_packets",
+                  "rx_bytes", "tx_packets", "tx_bytes", "dropped");
     out += line;
     for (const auto& pl : s.ports) {
         auto p = sum_port(s, pl.port);
         uint64_t dropped = 0;
         for (unsigned r = 1; r < drop_reason_count; ++r) dropped += p.drops[r];
-        std::snprintf(line, sizeof line, "%-6u %-16s %14lu %14lu %14lu %14lu %12lu\n", pl.port,
-                      pl.name.c_str(), p.rx_packets, p.rx_bytes, p.tx_packets, p.tx_bytes, dropped);
+        std::snprintf(line, sizeof line, "%-6u %-16s %14lu %14lu %14lu %14lu %12lu\n", pl.port, pl.name.c_str(),
+                      p.rx_packets, p.rx_bytes, p.tx_packets, p.tx_bytes, dropped);
         out += line;
         for (unsigned r = 1; r < drop_reason_count; ++r) {
             if (p.drops[r] == 0) continue;
             auto name = drop_reason_name(static_cast<drop_reason>(r));
-            std::snprintf(line, sizeof line, "       drop %-28.*s %14lu\n", static_cast<int>(name.size()),
-                          name.data(), p.drops[r]);
+            std::snprintf(line, sizeof line, "       drop %-28.*s %14lu\n", static_cast<int>(name.size()), name.data(),
+                          p.drops[r]);
             out += line;
         }
     }
@@ -109,8 +109,9 @@ int tel_info(const char*, const char*, rte_tel_data* d) {
 
 void register_telemetry(const stats_source* s) {
     g_source = s;
-    rte_telemetry_register_cmd("/meshgate/ports", tel_ports,
-                               "Per-port rx/tx packets and bytes and drops by reason. Parameters: int port id or interface name");
+    rte_telemetry_register_cmd(
+        "/meshgate/ports", tel_ports,
+        "Per-port rx/tx packets and bytes and drops by reason. Parameters: int port id or interface name");
     rte_telemetry_register_cmd("/meshgate/drops", tel_drops, "Drops by reason, all ports. Takes no parameters");
     rte_telemetry_register_cmd("/meshgate/info", tel_info, "Config generation, workers, ICMP and neighbor counters");
 }

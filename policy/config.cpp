@@ -29,19 +29,22 @@ struct validator {
     }
 };
 
-std::string idx(const std::string& base, int i) { return base + "[" + std::to_string(i) + "]"; }
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string idx(const std::string& base, int i) {
+    return base + "[" + std::to_string(i) + "]";
+}
+std::string quoted(const std::string& s) {
+    return "\"" + s + "\"";
+}
 
 bool valid_name(const std::string& s) {
     if (s.empty() || s.size() > 32) return false;
     return std::all_of(s.begin(), s.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '-' || c == '_' || c == '.';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+               c == '.';
     });
 }
 
-bool translate_interface(validator& v, const pb::Interface& in, const std::string& f,
-                         interface& out) {
+bool translate_interface(validator& v, const pb::Interface& in, const std::string& f, interface& out) {
     out.name = in.name();
     if (!valid_name(out.name))
         return v.fail(f + ".name", quoted(out.name) + " must be 1-32 characters of [A-Za-z0-9._-]");
@@ -96,15 +99,14 @@ bool translate_interface(validator& v, const pb::Interface& in, const std::strin
         sn.mac = *m;
         if (auto a4 = parse_ipv4(n.ip())) {
             sn.v4 = *a4;
-            bool on_link = std::any_of(out.ipv4.begin(), out.ipv4.end(),
-                                       [&](const ipv4_prefix& p) { return p.contains(*a4); });
+            bool on_link =
+                std::any_of(out.ipv4.begin(), out.ipv4.end(), [&](const ipv4_prefix& p) { return p.contains(*a4); });
             if (!on_link) return v.fail(fi + ".ip", quoted(n.ip()) + " is on none of the interface's IPv4 subnets");
         } else if (auto a6 = parse_ipv6(n.ip())) {
             sn.is_v6 = true;
             sn.v6 = *a6;
-            bool on_link = a6->is_link_local() ||
-                           std::any_of(out.ipv6.begin(), out.ipv6.end(),
-                                       [&](const ipv6_prefix& p) { return p.contains(*a6); });
+            bool on_link = a6->is_link_local() || std::any_of(out.ipv6.begin(), out.ipv6.end(),
+                                                              [&](const ipv6_prefix& p) { return p.contains(*a6); });
             if (!on_link) return v.fail(fi + ".ip", quoted(n.ip()) + " is on none of the interface's IPv6 subnets");
         } else {
             return v.fail(fi + ".ip", quoted(n.ip()) + " is not an IP address");
@@ -133,12 +135,13 @@ bool translate_route(validator& v, const pb::Route& in, const std::string& f, co
         route4 r{*p4, std::nullopt, static_cast<uint32_t>(iface)};
         if (!in.next_hop().empty()) {
             auto nh = parse_ipv4(in.next_hop());
-            if (!nh) return v.fail(f + ".nextHop", quoted(in.next_hop()) + " is not an IPv4 address (the prefix is IPv4)");
+            if (!nh)
+                return v.fail(f + ".nextHop", quoted(in.next_hop()) + " is not an IPv4 address (the prefix is IPv4)");
             bool on_link = std::any_of(ifc.ipv4.begin(), ifc.ipv4.end(),
                                        [&](const ipv4_prefix& p) { return p.contains(*nh) && p.addr != *nh; });
             if (!on_link)
-                return v.fail(f + ".nextHop", quoted(in.next_hop()) + " is not on a subnet of interface " +
-                                                  quoted(ifc.name));
+                return v.fail(f + ".nextHop",
+                              quoted(in.next_hop()) + " is not on a subnet of interface " + quoted(ifc.name));
             r.next_hop = nh;
         }
         for (const auto& other : c.routes4) {
@@ -154,13 +157,14 @@ bool translate_route(validator& v, const pb::Route& in, const std::string& f, co
         route6 r{*p6, std::nullopt, static_cast<uint32_t>(iface)};
         if (!in.next_hop().empty()) {
             auto nh = parse_ipv6(in.next_hop());
-            if (!nh) return v.fail(f + ".nextHop", quoted(in.next_hop()) + " is not an IPv6 address (the prefix is IPv6)");
+            if (!nh)
+                return v.fail(f + ".nextHop", quoted(in.next_hop()) + " is not an IPv6 address (the prefix is IPv6)");
             bool on_link = nh->is_link_local() ||
                            std::any_of(ifc.ipv6.begin(), ifc.ipv6.end(),
                                        [&](const ipv6_prefix& p) { return p.contains(*nh) && p.addr != *nh; });
             if (!on_link)
-                return v.fail(f + ".nextHop", quoted(in.next_hop()) + " is not on a subnet of interface " +
-                                                  quoted(ifc.name));
+                return v.fail(f + ".nextHop",
+                              quoted(in.next_hop()) + " is not on a subnet of interface " + quoted(ifc.name));
             r.next_hop = nh;
         }
         for (const auto& other : c.routes6) {
@@ -185,16 +189,18 @@ bool check_overlaps(validator& v, const config& c) {
                 for (const auto& pb4 : ib.ipv4) {
                     uint8_t len = std::min(ia.ipv4[i].len, pb4.len);
                     if (ipv4_prefix{ia.ipv4[i].addr, len}.contains(pb4.addr))
-                        return v.fail(idx(idx("interfaces", static_cast<int>(a)) + ".ipv4Addresses", static_cast<int>(i)),
-                                      "overlaps " + to_string(pb4) + " of interface " + quoted(ib.name));
+                        return v.fail(
+                            idx(idx("interfaces", static_cast<int>(a)) + ".ipv4Addresses", static_cast<int>(i)),
+                            "overlaps " + to_string(pb4) + " of interface " + quoted(ib.name));
                 }
             }
             for (size_t i = 0; i < ia.ipv6.size(); ++i) {
                 for (const auto& pb6 : ib.ipv6) {
                     uint8_t len = std::min(ia.ipv6[i].len, pb6.len);
                     if (ipv6_prefix{ia.ipv6[i].addr, len}.contains(pb6.addr))
-                        return v.fail(idx(idx("interfaces", static_cast<int>(a)) + ".ipv6Addresses", static_cast<int>(i)),
-                                      "overlaps " + to_string(pb6) + " of interface " + quoted(ib.name));
+                        return v.fail(
+                            idx(idx("interfaces", static_cast<int>(a)) + ".ipv6Addresses", static_cast<int>(i)),
+                            "overlaps " + to_string(pb6) + " of interface " + quoted(ib.name));
                 }
             }
         }
@@ -212,13 +218,15 @@ result<config> translate(const pb::Snapshot& s) {
     for (int i = 0; i < w.lcores_size(); ++i) {
         unsigned l = w.lcores(i);
         if (l >= max_lcore) return error{idx("workers.lcores", i) + ": " + std::to_string(l) + " is not below 128"};
-        if (!seen.insert(l).second) return error{idx("workers.lcores", i) + ": lcore " + std::to_string(l) + " is listed twice"};
+        if (!seen.insert(l).second)
+            return error{idx("workers.lcores", i) + ": lcore " + std::to_string(l) + " is listed twice"};
         c.workers.lcores.push_back(l);
     }
     auto desc = [&](uint32_t value, const char* field, uint32_t& out) {
         if (value == 0) return true;
         if (value < 64 || value > 16384 || (value & (value - 1)) != 0)
-            return v.fail(std::string("workers.") + field, std::to_string(value) + " is not a power of two in 64..16384");
+            return v.fail(std::string("workers.") + field,
+                          std::to_string(value) + " is not a power of two in 64..16384");
         out = value;
         return true;
     };
@@ -257,16 +265,15 @@ result<config> parse_config_json(std::string_view json) {
     pb::Snapshot s;
     google::protobuf::util::JsonParseOptions opts;
     opts.ignore_unknown_fields = false;
-    auto st = google::protobuf::util::JsonStringToMessage(
-        google::protobuf::StringPiece(json.data(), json.size()), &s, opts);
+    auto st =
+        google::protobuf::util::JsonStringToMessage(google::protobuf::StringPiece(json.data(), json.size()), &s, opts);
     if (!st.ok()) return error{"not a valid Snapshot in proto3 JSON: " + std::string(st.message())};
     return translate(s);
 }
 
 result<config> parse_config_binary(std::string_view bytes) {
     pb::Snapshot s;
-    if (!s.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-        return error{"not a valid binary Snapshot"};
+    if (!s.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return error{"not a valid binary Snapshot"};
     return translate(s);
 }
 

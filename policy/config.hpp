@@ -21,19 +21,19 @@ struct static_neighbor {
 
 struct interface {
     std::string name;
-    std::string device;               // PCI address or vdev string
-    std::optional<mac_addr> mac;      // unset: the port's own
-    uint32_t mtu = 1500;              // IP MTU
-    uint16_t vlan = 0;                // 0: untagged
-    std::vector<ipv4_prefix> ipv4;    // own addresses with their subnet length
+    std::string device;             // PCI address or vdev string
+    std::optional<mac_addr> mac;    // unset: the port's own
+    uint32_t mtu = 1500;            // IP MTU
+    uint16_t vlan = 0;              // 0: untagged
+    std::vector<ipv4_prefix> ipv4;  // own addresses with their subnet length
     std::vector<ipv6_prefix> ipv6;
     std::vector<static_neighbor> static_neighbors;
 };
 
 struct route4 {
-    ipv4_prefix prefix;               // canonical (no host bits)
+    ipv4_prefix prefix;                 // canonical (no host bits)
     std::optional<ipv4_addr> next_hop;  // unset: on-link
-    uint32_t interface = 0;           // index into config::interfaces
+    uint32_t interface = 0;             // index into config::interfaces
 };
 
 struct route6 {
@@ -43,7 +43,7 @@ struct route6 {
 };
 
 struct worker_settings {
-    std::vector<unsigned> lcores;     // empty: every worker lcore EAL enabled
+    std::vector<unsigned> lcores;  // empty: every worker lcore EAL enabled
     uint32_t rx_descriptors = 1024;
     uint32_t tx_descriptors = 1024;
     uint32_t mbufs = 16383;

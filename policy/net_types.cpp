@@ -22,7 +22,9 @@ bool ipv6_addr::is_unspecified() const noexcept {
 }
 
 namespace {
-uint32_t v4_mask(uint8_t len) { return len == 0 ? 0 : ~uint32_t{0} << (32 - len); }
+uint32_t v4_mask(uint8_t len) {
+    return len == 0 ? 0 : ~uint32_t{0} << (32 - len);
+}
 
 template <class Prefix, class Parse>
 std::optional<Prefix> parse_prefix(std::string_view s, uint8_t max_len, Parse parse) {
@@ -33,8 +35,7 @@ std::optional<Prefix> parse_prefix(std::string_view s, uint8_t max_len, Parse pa
     auto len_text = s.substr(slash + 1);
     unsigned len = 0;
     auto [ptr, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
-    if (ec != std::errc{} || ptr != len_text.data() + len_text.size() || len_text.empty() ||
-        len > max_len) {
+    if (ec != std::errc{} || ptr != len_text.data() + len_text.size() || len_text.empty() || len > max_len) {
         return std::nullopt;
     }
     return Prefix{*addr, static_cast<uint8_t>(len)};
@@ -45,7 +46,9 @@ bool ipv4_prefix::contains(ipv4_addr a) const noexcept {
     return (a.value & v4_mask(len)) == (addr.value & v4_mask(len));
 }
 
-ipv4_addr ipv4_prefix::network() const noexcept { return ipv4_addr{addr.value & v4_mask(len)}; }
+ipv4_addr ipv4_prefix::network() const noexcept {
+    return ipv4_addr{addr.value & v4_mask(len)};
+}
 
 ipv6_addr ipv6_prefix::network() const noexcept {
     ipv6_addr n = addr;
@@ -99,8 +102,8 @@ std::optional<ipv6_prefix> parse_ipv6_prefix(std::string_view s) {
 
 std::string to_string(const mac_addr& m) {
     char buf[18];
-    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m.bytes[0], m.bytes[1],
-                  m.bytes[2], m.bytes[3], m.bytes[4], m.bytes[5]);
+    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m.bytes[0], m.bytes[1], m.bytes[2], m.bytes[3],
+                  m.bytes[4], m.bytes[5]);
     return buf;
 }
 
@@ -117,7 +120,11 @@ std::string to_string(const ipv6_addr& a) {
     return buf;
 }
 
-std::string to_string(const ipv4_prefix& p) { return to_string(p.addr) + "/" + std::to_string(p.len); }
-std::string to_string(const ipv6_prefix& p) { return to_string(p.addr) + "/" + std::to_string(p.len); }
+std::string to_string(const ipv4_prefix& p) {
+    return to_string(p.addr) + "/" + std::to_string(p.len);
+}
+std::string to_string(const ipv6_prefix& p) {
+    return to_string(p.addr) + "/" + std::to_string(p.len);
+}
 
 }  // namespace meshgate

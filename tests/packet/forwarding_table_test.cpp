@@ -29,11 +29,13 @@ struct packet_case {
     std::string name;
     uint16_t in_port;
     bytes in;
-    std::vector<output> expect;             // frames transmitted, in order
-    std::optional<drop_reason> drop;        // the reason counted once, if any
+    std::vector<output> expect;       // frames transmitted, in order
+    std::optional<drop_reason> drop;  // the reason counted once, if any
 };
 
-bytes first(const bytes& b, size_t n) { return bytes(b.begin(), b.begin() + static_cast<long>(std::min(n, b.size()))); }
+bytes first(const bytes& b, size_t n) {
+    return bytes(b.begin(), b.begin() + static_cast<long>(std::min(n, b.size())));
+}
 
 ipv4_opts ttl(uint8_t t) {
     ipv4_opts o;
@@ -64,85 +66,109 @@ std::vector<packet_case> cases() {
 
     // Forwarding, both families.
     auto udp_c_s1 = udp4(4000, 5000, payload);
-    c.push_back({"ipv4_forward_connected", 0,
+    c.push_back({"ipv4_forward_connected",
+                 0,
                  ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.2.2", udp_c_s1, ttl(64))),
                  {{1, ether(host_srv1, gw_srv1, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.2.2", udp_c_s1, ttl(63)))}},
                  std::nullopt});
-    c.push_back({"ipv4_forward_static_route", 0,
-                 ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.100.5", udp_c_s1, ttl(9))),
-                 {{1, ether(host_srv1, gw_srv1, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.100.5", udp_c_s1, ttl(8)))}},
-                 std::nullopt});
-    c.push_back({"ipv4_reply_direction", 1,
-                 ether(gw_srv1, host_srv1, eth_ipv4, ipv4_packet("198.18.2.2", "198.18.1.2", udp_c_s1, ttl(2))),
-                 {{0, ether(host_client, gw_client, eth_ipv4, ipv4_packet("198.18.2.2", "198.18.1.2", udp_c_s1, ttl(1)))}},
-                 std::nullopt});
+    c.push_back(
+        {"ipv4_forward_static_route",
+         0,
+         ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.100.5", udp_c_s1, ttl(9))),
+         {{1, ether(host_srv1, gw_srv1, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.100.5", udp_c_s1, ttl(8)))}},
+         std::nullopt});
+    c.push_back(
+        {"ipv4_reply_direction",
+         1,
+         ether(gw_srv1, host_srv1, eth_ipv4, ipv4_packet("198.18.2.2", "198.18.1.2", udp_c_s1, ttl(2))),
+         {{0, ether(host_client, gw_client, eth_ipv4, ipv4_packet("198.18.2.2", "198.18.1.2", udp_c_s1, ttl(1)))}},
+         std::nullopt});
     {
         ipv4_opts o = ttl(64);
         o.proto = 6;
         auto seg = tcp_segment(40000, 80, 0x02);
         ipv4_opts o2 = o;
         o2.ttl = 63;
-        c.push_back({"ipv4_tcp_syn_forward", 0,
+        c.push_back({"ipv4_tcp_syn_forward",
+                     0,
                      ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.3.2", seg, o)),
                      {{2, ether(host_srv2, gw_srv2, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.3.2", seg, o2))}},
                      std::nullopt});
     }
     auto udp6_c_s1 = udp6("fd00:1::2", "fd00:2::2", 4000, 5000, payload);
-    c.push_back({"ipv6_forward_connected", 0,
+    c.push_back({"ipv6_forward_connected",
+                 0,
                  ether(gw_client, host_client, eth_ipv6, ipv6_packet("fd00:1::2", "fd00:2::2", udp6_c_s1, hops(64))),
                  {{1, ether(host_srv1, gw_srv1, eth_ipv6, ipv6_packet("fd00:1::2", "fd00:2::2", udp6_c_s1, hops(63)))}},
                  std::nullopt});
     auto udp6_static = udp6("fd00:1::2", "fd00:100::7", 4000, 5000, payload);
-    c.push_back({"ipv6_forward_static_route", 0,
-                 ether(gw_client, host_client, eth_ipv6, ipv6_packet("fd00:1::2", "fd00:100::7", udp6_static, hops(2))),
-                 {{1, ether(host_srv1, gw_srv1, eth_ipv6, ipv6_packet("fd00:1::2", "fd00:100::7", udp6_static, hops(1)))}},
-                 std::nullopt});
+    c.push_back(
+        {"ipv6_forward_static_route",
+         0,
+         ether(gw_client, host_client, eth_ipv6, ipv6_packet("fd00:1::2", "fd00:100::7", udp6_static, hops(2))),
+         {{1, ether(host_srv1, gw_srv1, eth_ipv6, ipv6_packet("fd00:1::2", "fd00:100::7", udp6_static, hops(1)))}},
+         std::nullopt});
     {
         // Hop-by-hop and destination options headers are walked and carried unchanged.
-        bytes ext = {60, 0, 1, 4, 0, 0, 0, 0};      // HBH: next = dest opts, PadN
-        bytes dopt = {17, 0, 1, 4, 0, 0, 0, 0};     // dest opts: next = UDP
+        bytes ext = {60, 0, 1, 4, 0, 0, 0, 0};   // HBH: next = dest opts, PadN
+        bytes dopt = {17, 0, 1, 4, 0, 0, 0, 0};  // dest opts: next = UDP
         auto u = udp6("fd00:1::2", "fd00:2::2", 1, 2, payload);
         bytes body = ext;
         body.insert(body.end(), dopt.begin(), dopt.end());
         body.insert(body.end(), u.begin(), u.end());
-        c.push_back({"ipv6_extension_headers_forward", 0,
-                     ether(gw_client, host_client, eth_ipv6, ipv6_packet("fd00:1::2", "fd00:2::2", body, hops(64, 0))),
-                     {{1, ether(host_srv1, gw_srv1, eth_ipv6, ipv6_packet("fd00:1::2", "fd00:2::2", body, hops(63, 0)))}},
-                     std::nullopt});
+        c.push_back(
+            {"ipv6_extension_headers_forward",
+             0,
+             ether(gw_client, host_client, eth_ipv6, ipv6_packet("fd00:1::2", "fd00:2::2", body, hops(64, 0))),
+             {{1, ether(host_srv1, gw_srv1, eth_ipv6, ipv6_packet("fd00:1::2", "fd00:2::2", body, hops(63, 0)))}},
+             std::nullopt});
     }
 
     // VLANs: a tagged interface on srv1's port.
-    c.push_back({"ipv4_to_vlan_interface", 0,
-                 ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.7.2", udp_c_s1, ttl(64))),
-                 {{1, ether(host_vlan7, gw_srv1, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.7.2", udp_c_s1, ttl(63)), 7)}},
-                 std::nullopt});
-    c.push_back({"ipv4_from_vlan_interface", 1,
-                 ether(gw_srv1, host_vlan7, eth_ipv4, ipv4_packet("198.18.7.2", "198.18.1.2", udp_c_s1, ttl(64)), 7),
-                 {{0, ether(host_client, gw_client, eth_ipv4, ipv4_packet("198.18.7.2", "198.18.1.2", udp_c_s1, ttl(63)))}},
-                 std::nullopt});
-    c.push_back({"unknown_vlan", 1,
+    c.push_back(
+        {"ipv4_to_vlan_interface",
+         0,
+         ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.7.2", udp_c_s1, ttl(64))),
+         {{1, ether(host_vlan7, gw_srv1, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.7.2", udp_c_s1, ttl(63)), 7)}},
+         std::nullopt});
+    c.push_back(
+        {"ipv4_from_vlan_interface",
+         1,
+         ether(gw_srv1, host_vlan7, eth_ipv4, ipv4_packet("198.18.7.2", "198.18.1.2", udp_c_s1, ttl(64)), 7),
+         {{0, ether(host_client, gw_client, eth_ipv4, ipv4_packet("198.18.7.2", "198.18.1.2", udp_c_s1, ttl(63)))}},
+         std::nullopt});
+    c.push_back({"unknown_vlan",
+                 1,
                  ether(gw_srv1, host_vlan7, eth_ipv4, ipv4_packet("198.18.7.2", "198.18.1.2", udp_c_s1), 9),
-                 {}, drop_reason::vlan_unknown});
+                 {},
+                 drop_reason::vlan_unknown});
 
     // Ethernet padding after a short IP packet is not forwarded.
     {
         auto small = ipv4_packet("198.18.1.2", "198.18.2.2", udp4(1, 2, {}), ttl(64));
         auto frame = ether(gw_client, host_client, eth_ipv4, small);
         frame.resize(60, 0);
-        c.push_back({"ipv4_ethernet_padding_trimmed", 0, frame,
-                     {{1, ether(host_srv1, gw_srv1, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.2.2", udp4(1, 2, {}), ttl(63)))}},
+        c.push_back({"ipv4_ethernet_padding_trimmed",
+                     0,
+                     frame,
+                     {{1, ether(host_srv1, gw_srv1, eth_ipv4,
+                                ipv4_packet("198.18.1.2", "198.18.2.2", udp4(1, 2, {}), ttl(63)))}},
                      std::nullopt});
     }
 
     // TTL / hop limit expiry: ICMP time exceeded from the ingress interface's address.
     {
         auto orig = ipv4_packet("198.18.1.2", "198.18.2.2", udp_c_s1, ttl(1));
-        c.push_back({"ipv4_ttl_exceeded", 0, ether(gw_client, host_client, eth_ipv4, orig),
+        c.push_back({"ipv4_ttl_exceeded",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, orig),
                      {{0, ether(host_client, gw_client, eth_ipv4,
                                 ipv4_packet("198.18.1.1", "198.18.1.2", icmp4_error(11, 0, 0, orig), icmp_opts()))}},
                      drop_reason::ttl_exceeded});
         auto orig0 = ipv4_packet("198.18.1.2", "198.18.2.2", udp_c_s1, ttl(0));
-        c.push_back({"ipv4_ttl_zero", 0, ether(gw_client, host_client, eth_ipv4, orig0),
+        c.push_back({"ipv4_ttl_zero",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, orig0),
                      {{0, ether(host_client, gw_client, eth_ipv4,
                                 ipv4_packet("198.18.1.1", "198.18.1.2", icmp4_error(11, 0, 0, orig0), icmp_opts()))}},
                      drop_reason::ttl_exceeded});
@@ -150,9 +176,12 @@ std::vector<packet_case> cases() {
     {
         auto orig = ipv6_packet("fd00:1::2", "fd00:2::2", udp6_c_s1, hops(1));
         ipv6_opts o = hops(64, 58);
-        c.push_back({"ipv6_hop_limit_exceeded", 0, ether(gw_client, host_client, eth_ipv6, orig),
+        c.push_back({"ipv6_hop_limit_exceeded",
+                     0,
+                     ether(gw_client, host_client, eth_ipv6, orig),
                      {{0, ether(host_client, gw_client, eth_ipv6,
-                                ipv6_packet("fd00:1::1", "fd00:1::2", icmp6_error("fd00:1::1", "fd00:1::2", 3, 0, 0, orig), o))}},
+                                ipv6_packet("fd00:1::1", "fd00:1::2",
+                                            icmp6_error("fd00:1::1", "fd00:1::2", 3, 0, 0, orig), o))}},
                      drop_reason::ttl_exceeded});
     }
     {
@@ -161,13 +190,19 @@ std::vector<packet_case> cases() {
         ipv4_opts o = ttl(1);
         o.proto = 1;
         auto orig = ipv4_packet("198.18.1.2", "198.18.2.2", icmp4_error(3, 1, 0, first(inner, 28)), o);
-        c.push_back({"ipv4_no_error_about_icmp_error", 0, ether(gw_client, host_client, eth_ipv4, orig), {},
+        c.push_back({"ipv4_no_error_about_icmp_error",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, orig),
+                     {},
                      drop_reason::ttl_exceeded});
         // Nor about a non-first fragment.
         ipv4_opts f = ttl(1);
         f.frag_offset = 100;
         auto frag = ipv4_packet("198.18.1.2", "198.18.2.2", payload, f);
-        c.push_back({"ipv4_no_error_about_later_fragment", 0, ether(gw_client, host_client, eth_ipv4, frag), {},
+        c.push_back({"ipv4_no_error_about_later_fragment",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, frag),
+                     {},
                      drop_reason::ttl_exceeded});
     }
 
@@ -177,9 +212,12 @@ std::vector<packet_case> cases() {
         ipv4_opts df = ttl(64);
         df.df = true;
         auto orig = ipv4_packet("198.18.1.2", "198.18.3.2", big, df);
-        c.push_back({"ipv4_frag_needed", 0, ether(gw_client, host_client, eth_ipv4, orig),
+        c.push_back({"ipv4_frag_needed",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, orig),
                      {{0, ether(host_client, gw_client, eth_ipv4,
-                                ipv4_packet("198.18.1.1", "198.18.1.2", icmp4_error(3, 4, 1280, first(orig, 548)), icmp_opts()))}},
+                                ipv4_packet("198.18.1.1", "198.18.1.2", icmp4_error(3, 4, 1280, first(orig, 548)),
+                                            icmp_opts()))}},
                      drop_reason::mtu_exceeded});
         // Without DF: two fragments, 1256 + 124 bytes of payload, TTL decremented in both.
         auto whole = ipv4_packet("198.18.1.2", "198.18.3.2", big, ttl(64));
@@ -188,39 +226,53 @@ std::vector<packet_case> cases() {
         f1.mf = true;
         ipv4_opts f2 = ttl(63);
         f2.frag_offset = 1256 / 8;
-        c.push_back({"ipv4_fragmented", 0, ether(gw_client, host_client, eth_ipv4, whole),
-                     {{2, ether(host_srv2, gw_srv2, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.3.2", first(data, 1256), f1))},
-                      {2, ether(host_srv2, gw_srv2, eth_ipv4,
-                                ipv4_packet("198.18.1.2", "198.18.3.2", bytes(data.begin() + 1256, data.end()), f2))}},
-                     std::nullopt});
+        c.push_back(
+            {"ipv4_fragmented",
+             0,
+             ether(gw_client, host_client, eth_ipv4, whole),
+             {{2, ether(host_srv2, gw_srv2, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.3.2", first(data, 1256), f1))},
+              {2, ether(host_srv2, gw_srv2, eth_ipv4,
+                        ipv4_packet("198.18.1.2", "198.18.3.2", bytes(data.begin() + 1256, data.end()), f2))}},
+             std::nullopt});
         auto big6 = udp6("fd00:1::2", "fd00:3::2", 4000, 5000, pattern(1352));  // 1400-byte packet
         auto orig6 = ipv6_packet("fd00:1::2", "fd00:3::2", big6, hops(64));
-        c.push_back({"ipv6_packet_too_big", 0, ether(gw_client, host_client, eth_ipv6, orig6),
+        c.push_back({"ipv6_packet_too_big",
+                     0,
+                     ether(gw_client, host_client, eth_ipv6, orig6),
                      {{0, ether(host_client, gw_client, eth_ipv6,
                                 ipv6_packet("fd00:1::1", "fd00:1::2",
-                                            icmp6_error("fd00:1::1", "fd00:1::2", 2, 0, 1280, first(orig6, 1232)), hops(64, 58)))}},
+                                            icmp6_error("fd00:1::1", "fd00:1::2", 2, 0, 1280, first(orig6, 1232)),
+                                            hops(64, 58)))}},
                      drop_reason::mtu_exceeded});
         // Exactly the MTU passes.
         auto fits = ipv4_packet("198.18.1.2", "198.18.3.2", udp4(1, 2, pattern(1252)), df);
         ipv4_opts df63 = df;
         df63.ttl = 63;
-        c.push_back({"ipv4_exactly_mtu", 0, ether(gw_client, host_client, eth_ipv4, fits),
-                     {{2, ether(host_srv2, gw_srv2, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.3.2", udp4(1, 2, pattern(1252)), df63))}},
+        c.push_back({"ipv4_exactly_mtu",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, fits),
+                     {{2, ether(host_srv2, gw_srv2, eth_ipv4,
+                                ipv4_packet("198.18.1.2", "198.18.3.2", udp4(1, 2, pattern(1252)), df63))}},
                      std::nullopt});
     }
 
     // No route: net unreachable.
     {
         auto orig = ipv4_packet("198.18.1.2", "198.18.50.1", udp_c_s1);
-        c.push_back({"ipv4_no_route", 0, ether(gw_client, host_client, eth_ipv4, orig),
+        c.push_back({"ipv4_no_route",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, orig),
                      {{0, ether(host_client, gw_client, eth_ipv4,
                                 ipv4_packet("198.18.1.1", "198.18.1.2", icmp4_error(3, 0, 0, orig), icmp_opts()))}},
                      drop_reason::no_route});
         auto u6 = udp6("fd00:1::2", "fd00:50::1", 1, 2, payload);
         auto orig6 = ipv6_packet("fd00:1::2", "fd00:50::1", u6);
-        c.push_back({"ipv6_no_route", 0, ether(gw_client, host_client, eth_ipv6, orig6),
+        c.push_back({"ipv6_no_route",
+                     0,
+                     ether(gw_client, host_client, eth_ipv6, orig6),
                      {{0, ether(host_client, gw_client, eth_ipv6,
-                                ipv6_packet("fd00:1::1", "fd00:1::2", icmp6_error("fd00:1::1", "fd00:1::2", 1, 0, 0, orig6), hops(64, 58)))}},
+                                ipv6_packet("fd00:1::1", "fd00:1::2",
+                                            icmp6_error("fd00:1::1", "fd00:1::2", 1, 0, 0, orig6), hops(64, 58)))}},
                      drop_reason::no_route});
     }
 
@@ -232,18 +284,22 @@ std::vector<packet_case> cases() {
         auto rep = icmp4_echo(0, 77, 1, payload);
         ipv4_opts r = o;
         r.id = 0x1234;
-        c.push_back({"ipv4_echo_to_gateway", 0,
+        c.push_back({"ipv4_echo_to_gateway",
+                     0,
                      ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.1.1", req, o)),
                      {{0, ether(host_client, gw_client, eth_ipv4, ipv4_packet("198.18.1.1", "198.18.1.2", rep, r))}},
                      std::nullopt});
-        c.push_back({"ipv4_echo_to_far_gateway_address", 0,
+        c.push_back({"ipv4_echo_to_far_gateway_address",
+                     0,
                      ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.2.1", req, o)),
                      {{0, ether(host_client, gw_client, eth_ipv4, ipv4_packet("198.18.2.1", "198.18.1.2", rep, r))}},
                      std::nullopt});
         auto bad = req;
         bad[2] ^= 0xff;
-        c.push_back({"ipv4_echo_bad_checksum", 0,
-                     ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.1.1", bad, o)), {},
+        c.push_back({"ipv4_echo_bad_checksum",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.1.1", bad, o)),
+                     {},
                      drop_reason::icmp_malformed});
         auto echo_body = [&](uint8_t) {
             bytes b = {0, 77, 0, 1};
@@ -252,24 +308,32 @@ std::vector<packet_case> cases() {
         };
         auto req6 = icmp6_message("fd00:1::2", "fd00:1::1", 128, 0, echo_body(0));
         auto rep6 = icmp6_message("fd00:1::1", "fd00:1::2", 129, 0, echo_body(0));
-        c.push_back({"ipv6_echo_to_gateway", 0,
-                     ether(gw_client, host_client, eth_ipv6, ipv6_packet("fd00:1::2", "fd00:1::1", req6, hops(64, 58))),
-                     {{0, ether(host_client, gw_client, eth_ipv6, ipv6_packet("fd00:1::1", "fd00:1::2", rep6, hops(64, 58)))}},
-                     std::nullopt});
+        c.push_back(
+            {"ipv6_echo_to_gateway",
+             0,
+             ether(gw_client, host_client, eth_ipv6, ipv6_packet("fd00:1::2", "fd00:1::1", req6, hops(64, 58))),
+             {{0, ether(host_client, gw_client, eth_ipv6, ipv6_packet("fd00:1::1", "fd00:1::2", rep6, hops(64, 58)))}},
+             std::nullopt});
         auto orig = ipv4_packet("198.18.1.2", "198.18.1.1", udp4(33434, 33434, payload));
-        c.push_back({"ipv4_udp_to_gateway_port_unreachable", 0, ether(gw_client, host_client, eth_ipv4, orig),
+        c.push_back({"ipv4_udp_to_gateway_port_unreachable",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, orig),
                      {{0, ether(host_client, gw_client, eth_ipv4,
                                 ipv4_packet("198.18.1.1", "198.18.1.2", icmp4_error(3, 3, 0, orig), icmp_opts()))}},
                      drop_reason::local_unsupported});
     }
 
     // ARP and neighbor discovery for our addresses.
-    c.push_back({"arp_request_answered", 0,
+    c.push_back({"arp_request_answered",
+                 0,
                  ether(broadcast, host_client, eth_arp, arp_packet(1, host_client, "198.18.1.2", mac{}, "198.18.1.1")),
-                 {{0, ether(host_client, gw_client, eth_arp, arp_packet(2, gw_client, "198.18.1.1", host_client, "198.18.1.2"))}},
+                 {{0, ether(host_client, gw_client, eth_arp,
+                            arp_packet(2, gw_client, "198.18.1.1", host_client, "198.18.1.2"))}},
                  std::nullopt});
-    c.push_back({"arp_request_not_ours", 0,
-                 ether(broadcast, host_client, eth_arp, arp_packet(1, host_client, "198.18.1.2", mac{}, "198.18.1.77")), {},
+    c.push_back({"arp_request_not_ours",
+                 0,
+                 ether(broadcast, host_client, eth_arp, arp_packet(1, host_client, "198.18.1.2", mac{}, "198.18.1.77")),
+                 {},
                  drop_reason::arp_not_for_us});
     {
         auto target = v6("fd00:1::1");
@@ -285,13 +349,19 @@ std::vector<packet_case> cases() {
         topt.insert(topt.end(), gw_client.begin(), gw_client.end());
         na.insert(na.end(), topt.begin(), topt.end());
         auto na_msg = icmp6_message("fd00:1::1", "fd00:1::2", 136, 0, na);
-        c.push_back({"ipv6_neighbor_solicitation_answered", 0,
-                     ether(mac_of("33:33:ff:00:00:01"), host_client, eth_ipv6, ipv6_packet("fd00:1::2", "ff02::1:ff00:1", ns_msg, hops(255, 58))),
-                     {{0, ether(host_client, gw_client, eth_ipv6, ipv6_packet("fd00:1::1", "fd00:1::2", na_msg, hops(255, 58)))}},
+        c.push_back({"ipv6_neighbor_solicitation_answered",
+                     0,
+                     ether(mac_of("33:33:ff:00:00:01"), host_client, eth_ipv6,
+                           ipv6_packet("fd00:1::2", "ff02::1:ff00:1", ns_msg, hops(255, 58))),
+                     {{0, ether(host_client, gw_client, eth_ipv6,
+                                ipv6_packet("fd00:1::1", "fd00:1::2", na_msg, hops(255, 58)))}},
                      std::nullopt});
-        c.push_back({"ipv6_neighbor_solicitation_bad_hop_limit", 0,
-                     ether(mac_of("33:33:ff:00:00:01"), host_client, eth_ipv6, ipv6_packet("fd00:1::2", "ff02::1:ff00:1", ns_msg, hops(64, 58))),
-                     {}, drop_reason::nd_malformed});
+        c.push_back({"ipv6_neighbor_solicitation_bad_hop_limit",
+                     0,
+                     ether(mac_of("33:33:ff:00:00:01"), host_client, eth_ipv6,
+                           ipv6_packet("fd00:1::2", "ff02::1:ff00:1", ns_msg, hops(64, 58))),
+                     {},
+                     drop_reason::nd_malformed});
     }
 
     // Malformed and unwanted input.
@@ -307,19 +377,32 @@ std::vector<packet_case> cases() {
         other_mac[5] = 0x77;
         c.push_back({"unicast_to_other_mac", 0, other_mac, {}, drop_reason::l2_not_for_us});
         c.push_back({"runt", 0, bytes(10, 0), {}, drop_reason::runt_frame});
-        c.push_back({"unknown_ethertype", 0, ether(gw_client, host_client, 0x88cc, pattern(46)), {}, drop_reason::ethertype_unsupported});
-        c.push_back({"ipv4_multicast", 0,
-                     ether(mac_of("01:00:5e:00:00:05"), host_client, eth_ipv4, ipv4_packet("198.18.1.2", "224.0.0.5", udp_c_s1)), {},
+        c.push_back({"unknown_ethertype",
+                     0,
+                     ether(gw_client, host_client, 0x88cc, pattern(46)),
+                     {},
+                     drop_reason::ethertype_unsupported});
+        c.push_back({"ipv4_multicast",
+                     0,
+                     ether(mac_of("01:00:5e:00:00:05"), host_client, eth_ipv4,
+                           ipv4_packet("198.18.1.2", "224.0.0.5", udp_c_s1)),
+                     {},
                      drop_reason::multicast_unsupported});
-        c.push_back({"ipv4_loopback_source", 0,
-                     ether(gw_client, host_client, eth_ipv4, ipv4_packet("127.0.0.1", "198.18.2.2", udp_c_s1)), {},
+        c.push_back({"ipv4_loopback_source",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, ipv4_packet("127.0.0.1", "198.18.2.2", udp_c_s1)),
+                     {},
                      drop_reason::ipv4_bad_source});
-        c.push_back({"ipv4_directed_broadcast", 0,
-                     ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.2.255", udp_c_s1)), {},
+        c.push_back({"ipv4_directed_broadcast",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.2.255", udp_c_s1)),
+                     {},
                      drop_reason::directed_broadcast});
         auto u6 = udp6("fd00:1::2", "fe80::9", 1, 2, payload);
-        c.push_back({"ipv6_link_local_not_forwarded", 0,
-                     ether(gw_client, host_client, eth_ipv6, ipv6_packet("fd00:1::2", "fe80::9", u6)), {},
+        c.push_back({"ipv6_link_local_not_forwarded",
+                     0,
+                     ether(gw_client, host_client, eth_ipv6, ipv6_packet("fd00:1::2", "fe80::9", u6)),
+                     {},
                      drop_reason::ipv6_link_local_forward});
         auto bad_udp = ipv4_packet("198.18.1.2", "198.18.2.2", udp4(1, 2, payload));
         bad_udp[20 + 5] = 200;  // UDP length beyond the packet
@@ -327,7 +410,8 @@ std::vector<packet_case> cases() {
         uint16_t ck = inet_checksum(bad_udp.data(), 20);
         bad_udp[10] = static_cast<uint8_t>(ck >> 8);
         bad_udp[11] = static_cast<uint8_t>(ck);
-        c.push_back({"udp_bad_length", 0, ether(gw_client, host_client, eth_ipv4, bad_udp), {}, drop_reason::udp_bad_length});
+        c.push_back(
+            {"udp_bad_length", 0, ether(gw_client, host_client, eth_ipv4, bad_udp), {}, drop_reason::udp_bad_length});
     }
     return c;
 }

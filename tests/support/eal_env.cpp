@@ -3,10 +3,10 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <unistd.h>
 
 namespace meshgate::test {
 
@@ -14,8 +14,9 @@ void init_eal() {
     static bool done = false;
     if (done) return;
     std::string prefix = "--file-prefix=mgtest" + std::to_string(getpid());
-    const char* args[] = {"meshgate-test", "--no-huge", "-m", "512", "--no-pci", "--no-shconf",
-                          "--no-telemetry", "-l", "0", "--log-level=*:error", prefix.c_str()};
+    const char* args[] = {"meshgate-test", "--no-huge",      "-m", "512", "--no-pci",
+                          "--no-shconf",   "--no-telemetry", "-l", "0",   "--log-level=*:error",
+                          prefix.c_str()};
     int argc = static_cast<int>(sizeof args / sizeof args[0]);
     if (rte_eal_init(argc, const_cast<char**>(args)) < 0) {
         std::fprintf(stderr, "test: EAL init failed: %s\n", rte_strerror(rte_errno));

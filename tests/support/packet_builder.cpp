@@ -47,7 +47,8 @@ void set16(bytes& b, size_t at, uint16_t v) {
 uint32_t pseudo6(const std::string& src, const std::string& dst, uint32_t len, uint8_t nh) {
     auto s = v6(src), d = v6(dst);
     uint32_t sum = 0;
-    for (int i = 0; i < 16; i += 2) sum += static_cast<uint32_t>(s[i] << 8 | s[i + 1]) + static_cast<uint32_t>(d[i] << 8 | d[i + 1]);
+    for (int i = 0; i < 16; i += 2)
+        sum += static_cast<uint32_t>(s[i] << 8 | s[i + 1]) + static_cast<uint32_t>(d[i] << 8 | d[i + 1]);
     sum += len >> 16;
     sum += len & 0xffff;
     sum += nh;
@@ -197,7 +198,8 @@ std::string diff(const bytes& expected, const bytes& actual) {
     size_t i = 0;
     while (i < n && expected[i] == actual[i]) ++i;
     char buf[160];
-    std::snprintf(buf, sizeof buf, "frames differ at byte %zu (expected %zu bytes, got %zu)", i, expected.size(), actual.size());
+    std::snprintf(buf, sizeof buf, "frames differ at byte %zu (expected %zu bytes, got %zu)", i, expected.size(),
+                  actual.size());
     return std::string(buf) + "\n  expected: " + hex(expected) + "\n  actual:   " + hex(actual);
 }
 

@@ -11,7 +11,7 @@ namespace meshgate::test {
 using bytes = std::vector<uint8_t>;
 using mac = std::array<uint8_t, 6>;
 
-mac mac_of(const std::string& s);                // "02:00:00:00:00:01"
+mac mac_of(const std::string& s);                 // "02:00:00:00:00:01"
 std::array<uint8_t, 4> v4(const std::string& s);  // "198.18.1.2"
 std::array<uint8_t, 16> v6(const std::string& s);
 
@@ -40,12 +40,11 @@ bytes udp4(uint16_t sport, uint16_t dport, const bytes& data);
 bytes udp6(const std::string& src, const std::string& dst, uint16_t sport, uint16_t dport, const bytes& data);
 bytes tcp_segment(uint16_t sport, uint16_t dport, uint8_t flags, const bytes& data = {});
 bytes icmp4_echo(uint8_t type, uint16_t id, uint16_t seq, const bytes& data);
-bytes icmp6_message(const std::string& src, const std::string& dst, uint8_t type, uint8_t code,
-                    const bytes& body);
+bytes icmp6_message(const std::string& src, const std::string& dst, uint8_t type, uint8_t code, const bytes& body);
 // ICMP error messages quoting `quoted` (the caller trims it to what the RFC allows).
 bytes icmp4_error(uint8_t type, uint8_t code, uint32_t rest, const bytes& quoted);
-bytes icmp6_error(const std::string& src, const std::string& dst, uint8_t type, uint8_t code,
-                  uint32_t param, const bytes& quoted);
+bytes icmp6_error(const std::string& src, const std::string& dst, uint8_t type, uint8_t code, uint32_t param,
+                  const bytes& quoted);
 // Ethernet framing; vlan 0: untagged.
 bytes ether(const mac& dst, const mac& src, uint16_t type, const bytes& payload, uint16_t vlan = 0);
 bytes arp_packet(uint16_t op, const mac& sha, const std::string& spa, const mac& tha, const std::string& tpa);

@@ -20,13 +20,15 @@ pipeline::pipeline(const std::string& config_json) {
     if (!parsed) throw std::runtime_error("config: " + parsed.error_message());
     cfg_ = std::move(parsed).value();
 
-    pool_ = rte_pktmbuf_pool_create(("p" + tag).c_str(), 2047, 0, mbuf_priv_size, 9100 + RTE_PKTMBUF_HEADROOM, SOCKET_ID_ANY);
+    pool_ = rte_pktmbuf_pool_create(("p" + tag).c_str(), 2047, 0, mbuf_priv_size, 9100 + RTE_PKTMBUF_HEADROOM,
+                                    SOCKET_ID_ANY);
     indirect_ = rte_pktmbuf_pool_create(("i" + tag).c_str(), 1023, 0, 0, 0, SOCKET_ID_ANY);
     punt_ = rte_ring_create(("u" + tag).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
     inject_ = rte_ring_create(("j" + tag).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
     counters_ = static_cast<core_counters*>(rte_zmalloc(nullptr, sizeof(core_counters) * 2, 64));
     batch_ = static_cast<tx_batch*>(rte_zmalloc(nullptr, sizeof(tx_batch), 64));
-    if (!pool_ || !indirect_ || !punt_ || !inject_ || !counters_ || !batch_) throw std::runtime_error("out of DPDK memory");
+    if (!pool_ || !indirect_ || !punt_ || !inject_ || !counters_ || !batch_)
+        throw std::runtime_error("out of DPDK memory");
     auto nt = neighbor_table::create("n" + tag, 1024, nullptr);
     if (!nt) throw std::runtime_error(nt.error_message());
     nt_ = nt.value();
@@ -47,8 +49,10 @@ pipeline::pipeline(const std::string& config_json) {
     rt_->interfaces = build_interfaces(cfg_, port_of, port_mac);
     for (size_t i = 0; i < rt_->interfaces.size(); ++i) {
         auto& pm = rt_->ports[rt_->interfaces[i].port];
-        if (rt_->interfaces[i].vlan == 0) pm.untagged = static_cast<uint16_t>(i);
-        else pm.vlans.emplace_back(rt_->interfaces[i].vlan, static_cast<uint16_t>(i));
+        if (rt_->interfaces[i].vlan == 0)
+            pm.untagged = static_cast<uint16_t>(i);
+        else
+            pm.vlans.emplace_back(rt_->interfaces[i].vlan, static_cast<uint16_t>(i));
     }
     rt_->neighbors = nt_;
     auto routes = route_table::build(cfg_, rt_->interfaces, *nt_, "r" + tag);
@@ -58,7 +62,8 @@ pipeline::pipeline(const std::string& config_json) {
     rt_->icmp_errors_burst = cfg_.icmp.errors_burst;
 
     fwd_ = std::make_unique<forwarder>(rt_.get(), pool_, indirect_, &counters_[0], punt_, hz);
-    control_ = std::make_unique<control_plane>(rt_.get(), nt_, pool_, &counters_[1], hz, control_plane::default_timers(hz));
+    control_ =
+        std::make_unique<control_plane>(rt_.get(), nt_, pool_, &counters_[1], hz, control_plane::default_timers(hz));
     control_->add_worker(punt_, inject_);
     if (auto r = control_->install_static_neighbors(cfg_); !r) throw std::runtime_error(r.error_message());
 }
@@ -131,8 +136,12 @@ uint64_t pipeline::drops(drop_reason r) const {
     return v;
 }
 
-uint64_t pipeline::counter(uint64_t core_counters::*field) const { return counters_[0].*field + counters_[1].*field; }
+uint64_t pipeline::counter(uint64_t core_counters::*field) const {
+    return counters_[0].*field + counters_[1].*field;
+}
 
-unsigned pipeline::mbufs_in_use() const { return rte_mempool_in_use_count(pool_); }
+unsigned pipeline::mbufs_in_use() const {
+    return rte_mempool_in_use_count(pool_);
+}
 
 }  // namespace meshgate::test
