@@ -186,14 +186,15 @@ void setup_port(port_setup& ps, unsigned n_workers, const policy::worker_setting
         symmetric_key[i] = 0x6d;  // a repeated 16-bit pattern makes Toeplitz hashing symmetric
         symmetric_key[i + 1] = 0x5a;
     }
+    // Every RX queue the PMD offers up to one per worker is polled: with RSS the NIC spreads
+    // flows over them; a PMD without RSS offload may still spread (af_packet's fanout), and
+    // otherwise everything simply arrives on queue 0.
     if (ps.rx_queues > 1 && info.flow_type_rss_offloads != 0) {
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_key = symmetric_key;
         conf.rx_adv_conf.rss_conf.rss_key_len = sizeof symmetric_key;
         conf.rx_adv_conf.rss_conf.rss_hf =
             (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
-    } else if (ps.rx_queues > 1) {
-        ps.rx_queues = 1;  // no RSS: one worker polls the port
     }
     int rc = rte_eth_dev_configure(ps.port, ps.rx_queues, static_cast<uint16_t>(n_workers), &conf);
     if (rc != 0) die(what + ": configure failed: " + rte_strerror(-rc));

@@ -59,7 +59,9 @@ mg_dataplane_alive() { [ -n "$MG_PID" ] && kill -0 "$MG_PID" 2>/dev/null; }
 mg_start_dataplane() {
   MG_LOG=$MG_TMP/dataplane.log
   mg_say "starting $MESHGATE_DATAPLANE (file-prefix $MG_PREFIX, log $MG_LOG)"
-  "$MESHGATE_DATAPLANE" --no-pci --no-huge -m 512 --file-prefix "$MG_PREFIX" -l 0,1 \
+  # MG_EAL_CORES: the lcore arguments (default: main lcore 0, one worker on lcore 1).
+  # shellcheck disable=SC2086
+  "$MESHGATE_DATAPLANE" --no-pci --no-huge -m 512 --file-prefix "$MG_PREFIX" ${MG_EAL_CORES:--l 0,1} \
     --log-level='*:warning' -- --config "$MG_CONFIG" >"$MG_LOG" 2>&1 </dev/null 9>&- &
   MG_PID=$!
   local deadline=$((SECONDS + MG_START_TIMEOUT))
@@ -238,6 +240,50 @@ check_ping_error() {
   else
     mg_fail "$what: no line matching /$regex/ in: ping $* $dest"
     printf '%s\n' "$out" | mg_indent
+  fi
+}
+
+# wait_listen NS PORT: until something listens on TCP PORT in NS (5 s at most).
+wait_listen() {
+  local _
+  for _ in $(seq 50); do
+    nsx "$1" ss -Htln "sport = :$2" 2>/dev/null | grep -q . && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# iperf3_check FAMILY_LABEL SERVER_ADDR PORT [client args]: a one-off iperf3 server in mg-srv1
+# (bounded by timeout, so no daemon outlives the test), the client in mg-client for 3 s.
+iperf3_check() {
+  local label=$1 addr=$2 port=$3
+  shift 3
+  local srv_out=$MG_TMP/iperf3-server-$label.txt cli_out=$MG_TMP/iperf3-client-$label.txt
+  nsx mg-srv1 timeout 30 iperf3 -s -1 -p "$port" -f m >"$srv_out" 2>&1 &
+  local spid=$!
+  if ! wait_listen mg-srv1 "$port"; then
+    mg_fail "iperf3 $label: server did not listen on $port"
+    kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+    return
+  fi
+  nsx mg-client timeout 30 iperf3 -c "$addr" -p "$port" -t 3 -f m "$@" >"$cli_out" 2>&1
+  local crc=$?
+  wait "$spid"
+  local src=$?
+  # Receiver line: "[  5]   0.00-3.00   sec  1.83 GBytes  5237 Mbits/sec    receiver"
+  local line mbytes rate
+  line=$(grep -E 'receiver$' "$cli_out" | tail -n1)  # with -P N the SUM line comes last
+  mbytes=$(awk '{ for (i = 2; i <= NF; i++) {
+                    if ($i == "KBytes") printf "%.1f", $(i-1) / 1024
+                    if ($i == "MBytes") printf "%.1f", $(i-1)
+                    if ($i == "GBytes") printf "%.1f", $(i-1) * 1024 } }' <<<"$line")
+  rate=$(awk '{ for (i = 2; i <= NF; i++) if ($i == "Mbits/sec") print $(i-1) }' <<<"$line")
+  if [ "$crc" -eq 0 ] && [ "$src" -eq 0 ] && [ -n "$mbytes" ] && awk -v b="$mbytes" 'BEGIN { exit !(b > 0) }'; then
+    mg_pass "iperf3 $label client -> srv1 $addr: receiver got ${mbytes} MBytes, ${rate} Mbit/s"
+  else
+    mg_fail "iperf3 $label client -> srv1 $addr: client exit $crc, server exit $src, received '${mbytes:-?}' MBytes"
+    echo "      -- client:"; mg_indent <"$cli_out"
+    echo "      -- server:"; mg_indent <"$srv_out"
   fi
 }
 
