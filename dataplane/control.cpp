@@ -1,4 +1,5 @@
 #include "dataplane/control.hpp"
+#include "dataplane/wire.hpp"
 
 #include <rte_hash.h>
 #include <rte_ip.h>
@@ -15,26 +16,13 @@
 namespace meshgate::dataplane {
 namespace {
 
+using namespace wire;
+
 constexpr uint16_t ether_ipv4 = 0x0800;
 constexpr uint16_t ether_ipv6 = 0x86dd;
 constexpr uint16_t ether_arp = 0x0806;
 constexpr uint8_t nd_opt_source_lla = 1;
 constexpr uint8_t nd_opt_target_lla = 2;
-
-inline uint16_t rd16(const uint8_t* p) noexcept {
-    return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-inline uint32_t rd32(const uint8_t* p) noexcept {
-    return static_cast<uint32_t>(rd16(p)) << 16 | rd16(p + 2);
-}
-inline void wr16(uint8_t* p, uint16_t v) noexcept {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
-inline void wr32(uint8_t* p, uint32_t v) noexcept {
-    wr16(p, static_cast<uint16_t>(v >> 16));
-    wr16(p + 2, static_cast<uint16_t>(v));
-}
 
 bool unicast_mac(const uint8_t* m) noexcept {
     static constexpr uint8_t zero[6] = {};

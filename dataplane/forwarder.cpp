@@ -1,4 +1,5 @@
 #include "dataplane/forwarder.hpp"
+#include "dataplane/wire.hpp"
 
 #include <rte_ip.h>
 #include <rte_ip_frag.h>
@@ -11,20 +12,11 @@
 namespace meshgate::dataplane {
 namespace {
 
+using namespace wire;
+
 constexpr uint16_t ether_ipv4 = 0x0800;
 constexpr uint16_t ether_ipv6 = 0x86dd;
 constexpr unsigned max_fragments = 8;
-
-inline uint16_t rd16(const uint8_t* p) noexcept {
-    return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-inline uint32_t rd32(const uint8_t* p) noexcept {
-    return static_cast<uint32_t>(rd16(p)) << 16 | rd16(p + 2);
-}
-inline void wr16(uint8_t* p, uint16_t v) noexcept {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
 
 // Drops the L2 header and any Ethernet padding after the IP packet.
 inline void strip_to_ip(rte_mbuf* m, const packet_info& info) noexcept {

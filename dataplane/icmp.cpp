@@ -1,4 +1,5 @@
 #include "dataplane/icmp.hpp"
+#include "dataplane/wire.hpp"
 
 #include <rte_byteorder.h>
 #include <rte_ip.h>
@@ -10,23 +11,11 @@
 namespace meshgate::dataplane {
 namespace {
 
+using namespace wire;
+
 constexpr uint32_t icmp4_max_total = 576;   // RFC 1812 4.3.2.3
 constexpr uint32_t icmp6_max_total = 1280;  // RFC 4443 2.4 (c)
 constexpr uint8_t default_ttl = 64;
-
-inline uint16_t rd16(const uint8_t* p) noexcept {
-    return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-
-inline void wr16(uint8_t* p, uint16_t v) noexcept {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
-
-inline void wr32(uint8_t* p, uint32_t v) noexcept {
-    wr16(p, static_cast<uint16_t>(v >> 16));
-    wr16(p + 2, static_cast<uint16_t>(v));
-}
 
 // Allocates an mbuf and reserves `len` bytes after l2_room of headroom.
 uint8_t* alloc_ip(rte_mempool* mp, uint32_t len, rte_mbuf*& m) noexcept {

@@ -1,9 +1,12 @@
 #include "dataplane/packet_parse.hpp"
+#include "dataplane/wire.hpp"
 
 #include <cstring>
 
 namespace meshgate::dataplane {
 namespace {
+
+using namespace wire;
 
 constexpr uint16_t ether_ipv4 = 0x0800;
 constexpr uint16_t ether_ipv6 = 0x86dd;
@@ -11,18 +14,6 @@ constexpr uint16_t ether_arp = 0x0806;
 constexpr uint16_t ether_vlan = 0x8100;
 constexpr uint16_t ether_qinq = 0x88a8;
 constexpr unsigned max_ipv6_ext_headers = 8;
-
-inline uint16_t rd16(const uint8_t* p) noexcept {
-    return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-
-// RFC 1071 one's-complement sum over an IPv4 header; valid when it folds to 0xffff.
-inline bool ipv4_header_checksum_ok(const uint8_t* h, unsigned len) noexcept {
-    uint32_t sum = 0;
-    for (unsigned i = 0; i < len; i += 2) sum += rd16(h + i);
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return sum == 0xffff;
-}
 
 // Checks the transport header at l4 (len bytes of IP payload from there).
 drop_reason parse_l4(const uint8_t* l4, uint32_t len, uint8_t proto) noexcept {

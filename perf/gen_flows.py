@@ -8,7 +8,7 @@ IPv4 frames are 60 bytes captured (64 on the wire with FCS). IPv6 + UDP needs at
 
 Addressing matches perf/forwarding.sh's data-plane config:
   dst MAC 02:00:00:00:00:01 (the "in" interface), src MAC 02:00:00:00:00:10
-  IPv4 src 198.18.0.0/24, dst spread over 198.19.128.0 .. 198.19.131.255, TTL 64
+  IPv4 src 198.18.0.0/24, dst spread over 198.19.128-131.1-254 (in 198.19.128.0/17), TTL 64
   IPv6 src fd00::/64,     dst spread over fd00:1000::/36,                hop limit 64
 
 usage: gen_flows.py OUT.pcap [FLOWS]   (FLOWS even, default 1024)
@@ -50,9 +50,9 @@ def ipv4_frame(i: int) -> bytes:
 
 def ipv6_frame(i: int) -> bytes:
     src = socket.inet_pton(socket.AF_INET6, "fd00::%x" % (i + 2))
-    # fd00:1000::/36: the top 4 bits of the second group are fixed (1), the rest spread.
-    g2 = 0x1000 | ((i * 37) & 0x0FFF)
-    dst = socket.inet_pton(socket.AF_INET6, "fd00:%x:%x::%x" % (g2, i, i + 1))
+    # fd00:1000::/36 = fd00:1000:0000:: .. fd00:1000:0fff:ffff:...: the third group below 0x1000.
+    g3 = (i * 37) & 0x0FFF
+    dst = socket.inet_pton(socket.AF_INET6, "fd00:1000:%x:%x::%x" % (g3, i, i + 1))
     sport, dport = 1024 + i % 60000, 5000 + i % 7
     udp_len = 8  # 14 + 40 + 8 = 62, no payload
     pseudo = src + dst + struct.pack("!IxxxB", udp_len, 17)
