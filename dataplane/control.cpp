@@ -294,7 +294,7 @@ void control_plane::handle_resolve(rte_mbuf* m, uint64_t now) noexcept {
     auto& e = nt_->entry(slot);
     rte_ether_addr mac;
     if (nt_->slot_mac(slot, mac)) {  // resolved since the worker looked
-        if (!write_l2(m, egress, mac, meta->family == 6 ? ether_ipv6 : ether_ipv4))
+        if (!write_l2(m, 0, egress, mac, meta->family == 6 ? ether_ipv6 : ether_ipv4))
             return drop(egress.port, m, drop_reason::no_headroom);
         return send(m);
     }
@@ -319,7 +319,7 @@ void control_plane::release_held(uint32_t slot) noexcept {
     const auto& egress = rt_->interfaces[e.key.ifindex];
     for (unsigned i = 0; i < e.hold_count; ++i) {
         rte_mbuf* m = e.hold[i];
-        if (!write_l2(m, egress, mac, e.key.family == 6 ? ether_ipv6 : ether_ipv4)) {
+        if (!write_l2(m, 0, egress, mac, e.key.family == 6 ? ether_ipv6 : ether_ipv4)) {
             drop(egress.port, m, drop_reason::no_headroom);
             continue;
         }
@@ -364,7 +364,7 @@ void control_plane::solicit(uint32_t slot, bool unicast) noexcept {
             dst = known;
         else
             std::memset(dst.addr_bytes, 0xff, 6);
-        write_l2(m, ifc, dst, ether_arp);
+        write_l2(m, 0, ifc, dst, ether_arp);
     } else {
         const ipv6_addr* self = own_v6_on_subnet(ifc, e.key.ip);
         if (self == nullptr) {
@@ -400,7 +400,7 @@ void control_plane::solicit(uint32_t slot, bool unicast) noexcept {
         std::memcpy(icmp + 26, ifc.mac.addr_bytes, 6);
         uint16_t ck = icmp6_checksum(ip + 8, ip + 24, icmp, 32);
         std::memcpy(icmp + 2, &ck, 2);
-        write_l2(m, ifc, dst, ether_ipv6);
+        write_l2(m, 0, ifc, dst, ether_ipv6);
     }
     count(ctr_->neighbor_solicits_sent);
     send(m);

@@ -18,10 +18,16 @@ constexpr uint16_t ether_ipv4 = 0x0800;
 constexpr uint16_t ether_ipv6 = 0x86dd;
 constexpr unsigned max_fragments = 8;
 
+// Drops any Ethernet padding after the IP packet.
+inline void trim_padding(rte_mbuf* m, const packet_info& info) noexcept {
+    uint32_t end = uint32_t{info.l3_offset} + info.ip_total;
+    if (m->data_len > end) rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - end));
+}
+
 // Drops the L2 header and any Ethernet padding after the IP packet.
 inline void strip_to_ip(rte_mbuf* m, const packet_info& info) noexcept {
+    trim_padding(m, info);
     rte_pktmbuf_adj(m, info.l3_offset);
-    if (m->data_len > info.ip_total) rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - info.ip_total));
 }
 
 inline bool is_solicited_node(const uint8_t* a) noexcept {
@@ -146,12 +152,18 @@ void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info,
         return drop(port, m, drop_reason::mtu_exceeded);
     }
     // TTL lives in the high byte of the word shared with the protocol (RFC 1624 update).
+    // Computed in registers: writing the TTL byte and reading the word back would stall on
+    // store-to-load forwarding.
     uint16_t old_word = rd16(ip + 8);
-    ip[8] = static_cast<uint8_t>(ttl - 1);
-    wr16(ip + 10, checksum_adjust(rd16(ip + 10), old_word, rd16(ip + 8)));
-    strip_to_ip(m, info);
-    if (too_big) return fragment4(port, m, *nh, dst, ifindex, out);
-    emit4(m, *nh, dst, ifindex, out);
+    auto new_word = static_cast<uint16_t>(old_word - 0x0100);
+    wr16(ip + 8, new_word);
+    wr16(ip + 10, checksum_adjust(rd16(ip + 10), old_word, new_word));
+    if (too_big) {
+        strip_to_ip(m, info);
+        return fragment4(port, m, *nh, dst, ifindex, out);
+    }
+    trim_padding(m, info);
+    emit4(m, info.l3_offset, *nh, dst, ifindex, out);
 }
 
 void forwarder::fragment4(uint16_t port, rte_mbuf* m, const next_hop& nh, uint32_t dst, uint16_t ifindex,
@@ -169,7 +181,7 @@ void forwarder::fragment4(uint16_t port, rte_mbuf* m, const next_hop& nh, uint32
         auto* h = rte_pktmbuf_mtod(frags[i], rte_ipv4_hdr*);
         h->hdr_checksum = 0;
         h->hdr_checksum = rte_ipv4_cksum(h);
-        emit4(frags[i], nh, dst, ifindex, out);
+        emit4(frags[i], 0, nh, dst, ifindex, out);
     }
     count(ctr_->fragments_sent, static_cast<uint64_t>(n));
 }
@@ -203,11 +215,11 @@ void forwarder::local_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, 
     icmp[0] = icmp4::echo_reply;
     wr16(icmp + 2, checksum_adjust(rd16(icmp + 2), old_word, rd16(icmp)));
     uint32_t dst = rd32(ip + 16);
-    strip_to_ip(m, info);
+    trim_padding(m, info);
     const next_hop* nh = rt_->routes->lookup4(dst);
     if (nh == nullptr || nh->kind != nh_kind::forward) return drop(port, m, drop_reason::no_route);
     count(ctr_->icmp_echo_replies);
-    emit4(m, *nh, dst, no_interface, out);
+    emit4(m, info.l3_offset, *nh, dst, no_interface, out);
 }
 
 void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
@@ -268,8 +280,8 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
     ip[7] = static_cast<uint8_t>(hop_limit - 1);
     uint8_t dst_copy[16];
     std::memcpy(dst_copy, dst, 16);
-    strip_to_ip(m, info);
-    emit6(m, *nh, dst_copy, ifindex, out);
+    trim_padding(m, info);
+    emit6(m, info.l3_offset, *nh, dst_copy, ifindex, out);
 }
 
 void forwarder::local_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
@@ -295,11 +307,11 @@ void forwarder::local_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, 
     uint16_t old_word = rd16(icmp);
     icmp[0] = icmp6::echo_reply;
     wr16(icmp + 2, checksum_adjust(rd16(icmp + 2), old_word, rd16(icmp)));
-    strip_to_ip(m, info);
+    trim_padding(m, info);
     const next_hop* nh = rt_->routes->lookup6(tmp);
     if (nh == nullptr || nh->kind != nh_kind::forward) return drop(port, m, drop_reason::no_route);
     count(ctr_->icmp_echo_replies);
-    emit6(m, *nh, tmp, no_interface, out);
+    emit6(m, info.l3_offset, *nh, tmp, no_interface, out);
 }
 
 bool forwarder::icmp_token(uint64_t now) noexcept {
@@ -335,7 +347,7 @@ void forwarder::icmp4_error(const uint8_t* ip, const packet_info& info, uint16_t
         return;
     }
     count(ctr_->icmp_errors_sent);
-    emit4(e, *nh, dst, no_interface, out);
+    emit4(e, 0, *nh, dst, no_interface, out);
 }
 
 void forwarder::icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type, uint8_t code,
@@ -359,10 +371,11 @@ void forwarder::icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t
         return;
     }
     count(ctr_->icmp_errors_sent);
-    emit6(e, *nh, dst, no_interface, out);
+    emit6(e, 0, *nh, dst, no_interface, out);
 }
 
-void forwarder::emit4(rte_mbuf* m, const next_hop& nh, uint32_t dst, uint16_t in_ifindex, tx_batch& out) noexcept {
+void forwarder::emit4(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint32_t dst, uint16_t in_ifindex,
+                      tx_batch& out) noexcept {
     const auto& egress = rt_->interfaces[nh.ifindex];
     rte_ether_addr mac;
     bool ok = nh.has_gateway ? rt_->neighbors->slot_mac(nh.gateway_slot, mac)
@@ -378,13 +391,14 @@ void forwarder::emit4(rte_mbuf* m, const next_hop& nh, uint32_t dst, uint16_t in
         meta->ip[1] = static_cast<uint8_t>(target >> 16);
         meta->ip[2] = static_cast<uint8_t>(target >> 8);
         meta->ip[3] = static_cast<uint8_t>(target);
+        if (l2_have != 0) rte_pktmbuf_adj(m, l2_have);  // the control lcore takes IP packets
         return punt(egress.port, m);
     }
-    if (!write_l2(m, egress, mac, ether_ipv4)) return drop(egress.port, m, drop_reason::no_headroom);
+    if (!write_l2(m, l2_have, egress, mac, ether_ipv4)) return drop(egress.port, m, drop_reason::no_headroom);
     queue_tx(m, out);
 }
 
-void forwarder::emit6(rte_mbuf* m, const next_hop& nh, const uint8_t* dst, uint16_t in_ifindex,
+void forwarder::emit6(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, const uint8_t* dst, uint16_t in_ifindex,
                       tx_batch& out) noexcept {
     const auto& egress = rt_->interfaces[nh.ifindex];
     rte_ether_addr mac;
@@ -397,9 +411,10 @@ void forwarder::emit6(rte_mbuf* m, const next_hop& nh, const uint8_t* dst, uint1
         meta->ifindex = nh.ifindex;
         meta->in_ifindex = in_ifindex;
         std::memcpy(meta->ip, nh.has_gateway ? nh.gateway6.bytes.data() : dst, 16);
+        if (l2_have != 0) rte_pktmbuf_adj(m, l2_have);
         return punt(egress.port, m);
     }
-    if (!write_l2(m, egress, mac, ether_ipv6)) return drop(egress.port, m, drop_reason::no_headroom);
+    if (!write_l2(m, l2_have, egress, mac, ether_ipv6)) return drop(egress.port, m, drop_reason::no_headroom);
     queue_tx(m, out);
 }
 

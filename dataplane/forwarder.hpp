@@ -51,12 +51,20 @@ struct tx_batch {
     }
 };
 
-// Prepends Ethernet (and the interface's 802.1Q tag) to an mbuf that starts at the IP header.
-// False when the mbuf has no headroom left.
-inline bool write_l2(rte_mbuf* m, const interface_rt& ifc, const rte_ether_addr& dst, uint16_t ether_type) noexcept {
+// Writes Ethernet (and the interface's 802.1Q tag) in front of the IP header. The mbuf starts
+// with `l2_have` bytes of an old L2 header (0: it starts at the IP header); when the new header
+// has the same length it is rewritten in place. False when the mbuf has no headroom left.
+inline bool write_l2(rte_mbuf* m, uint16_t l2_have, const interface_rt& ifc, const rte_ether_addr& dst,
+                     uint16_t ether_type) noexcept {
     uint16_t l2 = ifc.vlan != 0 ? 18 : 14;
-    auto* h = rte_pktmbuf_mtod(m, uint8_t*) - l2;
-    if (rte_pktmbuf_prepend(m, l2) == nullptr) return false;
+    uint8_t* h;
+    if (l2_have == l2) {
+        h = rte_pktmbuf_mtod(m, uint8_t*);
+    } else {
+        if (l2_have != 0) rte_pktmbuf_adj(m, l2_have);
+        h = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, l2));
+        if (h == nullptr) return false;
+    }
     std::memcpy(h, dst.addr_bytes, 6);
     std::memcpy(h + 6, ifc.mac.addr_bytes, 6);
     if (ifc.vlan != 0) {
@@ -83,10 +91,13 @@ public:
     // Queues packets built by the control lcore (L2 already written, m->port set).
     void enqueue_injected(rte_mbuf** pkts, uint16_t n, tx_batch& out) noexcept;
 
-    // Sends an IP packet (the mbuf starts at the IP header) to next hop `nh`: neighbor lookup,
-    // Ethernet rewrite and queueing, or a hand-off to the control lcore for resolution.
-    void emit4(rte_mbuf* m, const next_hop& nh, uint32_t dst, uint16_t in_ifindex, tx_batch& out) noexcept;
-    void emit6(rte_mbuf* m, const next_hop& nh, const uint8_t* dst, uint16_t in_ifindex, tx_batch& out) noexcept;
+    // Sends an IP packet to next hop `nh`: neighbor lookup, Ethernet rewrite and queueing, or a
+    // hand-off (IP header first) to the control lcore for resolution. The mbuf starts with
+    // `l2_have` bytes of the received L2 header, or at the IP header (0).
+    void emit4(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint32_t dst, uint16_t in_ifindex,
+               tx_batch& out) noexcept;
+    void emit6(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, const uint8_t* dst, uint16_t in_ifindex,
+               tx_batch& out) noexcept;
 
     void set_runtime(const runtime* rt) noexcept { rt_ = rt; }
 

@@ -120,8 +120,10 @@ int32_t neighbor_table::find_or_add(const neighbor_key& key) noexcept {
 }
 
 void neighbor_table::set_mac(uint32_t slot, const rte_ether_addr& mac, neighbor_state st, uint64_t deadline) noexcept {
-    uint64_t w = uint64_t{1} << 63;
-    for (unsigned i = 0; i < 6; ++i) w |= uint64_t{mac.addr_bytes[i]} << (8 * i);
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the MAC word layout assumes little endian");
+    uint64_t w = 0;
+    std::memcpy(&w, mac.addr_bytes, 6);
+    w |= uint64_t{1} << 63;
     auto& e = entries_[slot];
     e.mac_word.store(w, std::memory_order_release);
     e.state = st;

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "policy/net_types.hpp"
@@ -91,9 +92,10 @@ public:
 
 private:
     neighbor_table() = default;
+    // The MAC sits in the word's low 48 bits in wire order on a little-endian host (x86, arm64).
     static bool word_to_mac(uint64_t w, rte_ether_addr& mac) noexcept {
         if ((w >> 63) == 0) return false;
-        for (unsigned i = 0; i < 6; ++i) mac.addr_bytes[i] = static_cast<uint8_t>(w >> (8 * i));
+        std::memcpy(mac.addr_bytes, &w, 6);
         return true;
     }
 

@@ -22,7 +22,8 @@ for b in data["benchmarks"]:
         ns[b["run_name"]] = b["cpu_time"] if b["time_unit"] == "ns" else b["cpu_time"] * 1000
 pairs = [("parse", "parse_meshgate", "parse_dpdk_ptype"),
          ("route_lookup4", "route_lookup4_meshgate", "route_lookup4_rte_lpm"),
-         ("route_lookup6", "route_lookup6_meshgate", "route_lookup6_rte_lpm6")]
+         ("route_lookup6", "route_lookup6_meshgate", "route_lookup6_rte_lpm6"),
+         ("forward_burst", "forward_burst_meshgate", "forward_burst_copy_only")]
 print(f"{'stage':16} {'meshgate ns':>12} {'baseline ns':>12} {'ratio':>7}  baseline")
 for name, ours, base in pairs:
     print(f"{name:16} {ns[ours]:12.2f} {ns[base]:12.2f} {ns[ours] / ns[base]:7.2f}  {base}")

@@ -20,7 +20,7 @@ pipeline::pipeline(const std::string& config_json) {
     if (!parsed) throw std::runtime_error("config: " + parsed.error_message());
     cfg_ = std::move(parsed).value();
 
-    pool_ = rte_pktmbuf_pool_create(("p" + tag).c_str(), 2047, 0, mbuf_priv_size, 9100 + RTE_PKTMBUF_HEADROOM,
+    pool_ = rte_pktmbuf_pool_create(("p" + tag).c_str(), 2047, 64, mbuf_priv_size, 9100 + RTE_PKTMBUF_HEADROOM,
                                     SOCKET_ID_ANY);
     indirect_ = rte_pktmbuf_pool_create(("i" + tag).c_str(), 1023, 0, 0, 0, SOCKET_ID_ANY);
     punt_ = rte_ring_create(("u" + tag).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -106,15 +106,32 @@ std::vector<output> pipeline::settle() {
     return out;
 }
 
-std::vector<output> pipeline::send(uint16_t port, const bytes& frame) {
+rte_mbuf* pipeline::make_mbuf(const bytes& frame) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool_);
     if (m == nullptr) throw std::runtime_error("pool empty");
     auto* p = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
     if (p == nullptr) throw std::runtime_error("frame too large");
     std::memcpy(p, frame.data(), frame.size());
+    return m;
+}
+
+std::vector<output> pipeline::send(uint16_t port, const bytes& frame) {
+    rte_mbuf* m = make_mbuf(frame);
     m->port = port;
     fwd_->process(port, &m, 1, now_, *batch_);
     return settle();
+}
+
+unsigned pipeline::run_burst(uint16_t port, rte_mbuf** pkts, uint16_t n) {
+    fwd_->process(port, pkts, n, now_, *batch_);
+    unsigned sent = 0;
+    for (uint16_t i = 0; i < batch_->n_used; ++i) {
+        uint16_t p = batch_->used[i];
+        rte_pktmbuf_free_bulk(batch_->pkts[p], batch_->count[p]);
+        sent += batch_->count[p];
+    }
+    batch_->clear();
+    return sent;
 }
 
 std::vector<output> pipeline::advance(double seconds) {

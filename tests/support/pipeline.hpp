@@ -36,6 +36,11 @@ public:
     // Moves the virtual clock, running the control lcore's timers; returns what was transmitted.
     std::vector<output> advance(double seconds);
 
+    // For benchmarks: an mbuf holding `frame`, and a burst through the worker path only (what it
+    // transmits is freed, not copied out). Returns the number of packets it would transmit.
+    rte_mbuf* make_mbuf(const bytes& frame);
+    unsigned run_burst(uint16_t port, rte_mbuf** pkts, uint16_t n);
+
     uint64_t drops(dataplane::drop_reason r) const;
     uint64_t counter(uint64_t dataplane::core_counters::*field) const;
     unsigned mbufs_in_use() const;
