@@ -107,6 +107,11 @@ unsigned control_plane::poll(uint64_t now) noexcept {
         for (unsigned i = 0; i < n; ++i) handle(pkts[i], now);
         handled += n;
     }
+    if (self_punt_ != nullptr) {
+        unsigned n = rte_ring_sc_dequeue_burst(self_punt_, reinterpret_cast<void**>(pkts), burst_size, nullptr);
+        for (unsigned i = 0; i < n; ++i) handle(pkts[i], now);
+        handled += n;
+    }
     if (now >= next_scan_) {
         run_timers(now);
         next_scan_ = now + timer_step_;
@@ -328,11 +333,26 @@ void control_plane::release_held(uint32_t slot) noexcept {
     e.hold_count = 0;
 }
 
-void control_plane::drop_held(uint32_t slot) noexcept {
+void control_plane::drop_held(uint32_t slot, uint64_t now) noexcept {
     auto& e = nt_->entry(slot);
     const auto& egress = rt_->interfaces[e.key.ifindex];
-    for (unsigned i = 0; i < e.hold_count; ++i) drop(egress.port, e.hold[i], drop_reason::neighbor_unresolved);
+    for (unsigned i = 0; i < e.hold_count; ++i) {
+        if (err_fwd_ != nullptr)
+            err_fwd_->unreachable(e.hold[i], e.key.family, meta_of(e.hold[i])->in_ifindex, now, *err_batch_);
+        drop(egress.port, e.hold[i], drop_reason::neighbor_unresolved);
+    }
     e.hold_count = 0;
+    send_batch();
+}
+
+// What the control lcore's own forwarder queued goes out through worker 0.
+void control_plane::send_batch() noexcept {
+    if (err_batch_ == nullptr) return;
+    for (uint16_t i = 0; i < err_batch_->n_used; ++i) {
+        uint16_t port = err_batch_->used[i];
+        for (uint16_t k = 0; k < err_batch_->count[port]; ++k) send(err_batch_->pkts[port][k]);
+    }
+    err_batch_->clear();
 }
 
 void control_plane::solicit(uint32_t slot, bool unicast) noexcept {
@@ -418,7 +438,7 @@ void control_plane::run_timers(uint64_t now) noexcept {
                     solicit(slot, false);
                     break;
                 }
-                drop_held(slot);
+                drop_held(slot, now);
                 if (e.pinned) {
                     nt_->invalidate(slot, neighbor_state::failed);
                 } else {

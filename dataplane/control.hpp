@@ -19,6 +19,9 @@ struct rte_ring;
 
 namespace meshgate::dataplane {
 
+class forwarder;
+struct tx_batch;
+
 class control_plane {
 public:
     control_plane(const runtime* rt, neighbor_table* neighbors, rte_mempool* pool, core_counters* counters,
@@ -26,6 +29,13 @@ public:
 
     // Each worker's punt ring (worker -> control) and inject ring (control -> worker).
     void add_worker(rte_ring* punt, rte_ring* inject) { workers_.push_back({punt, inject}); }
+    // The control lcore's own forwarder, for the ICMP errors it originates (host unreachable when
+    // resolution fails): its output batch, and the ring it punts to (drained here like a worker's).
+    void set_error_path(forwarder* fwd, tx_batch* batch, rte_ring* self_punt) noexcept {
+        err_fwd_ = fwd;
+        err_batch_ = batch;
+        self_punt_ = self_punt;
+    }
     // Static neighbors from the config become permanent entries.
     result<bool> install_static_neighbors(const policy::config& cfg);
     // Drains the punt rings and runs due timers. Returns the number of packets handled.
@@ -49,7 +59,8 @@ private:
     void confirm(const neighbor_key& key, const rte_ether_addr& mac, bool create, uint64_t now) noexcept;
     void solicit(uint32_t slot, bool unicast) noexcept;
     void release_held(uint32_t slot) noexcept;
-    void drop_held(uint32_t slot) noexcept;
+    void drop_held(uint32_t slot, uint64_t now) noexcept;
+    void send_batch() noexcept;
     void run_timers(uint64_t now) noexcept;
     void send(rte_mbuf* m) noexcept;
     void drop(uint16_t port, rte_mbuf* m, drop_reason r) noexcept;
@@ -62,6 +73,9 @@ private:
     uint64_t timer_step_;  // how often the neighbor timers are scanned
     uint64_t next_scan_ = 0;
     std::vector<worker_rings> workers_;
+    forwarder* err_fwd_ = nullptr;
+    tx_batch* err_batch_ = nullptr;
+    rte_ring* self_punt_ = nullptr;
 };
 
 }  // namespace meshgate::dataplane

@@ -314,6 +314,19 @@ void forwarder::local_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, 
     emit6(m, info.l3_offset, *nh, tmp, no_interface, out);
 }
 
+void forwarder::unreachable(const rte_mbuf* m, uint8_t family, uint16_t in_ifindex, uint64_t now,
+                            tx_batch& out) noexcept {
+    if (in_ifindex == no_interface) return;  // originated here: nobody to tell
+    const uint8_t* ip = rte_pktmbuf_mtod(m, const uint8_t*);
+    packet_info info;
+    if (parse_ip(ip, m->data_len, family == 6, info) != drop_reason::none) return;
+    if (family == 6) {
+        icmp6_error(ip, info, in_ifindex, icmp6::dest_unreachable, icmp6::code_addr_unreachable, 0, now, out);
+    } else {
+        icmp4_error(ip, info, in_ifindex, icmp4::dest_unreachable, icmp4::code_host_unreachable, 0, now, out);
+    }
+}
+
 bool forwarder::icmp_token(uint64_t now) noexcept {
     uint64_t credit = icmp_credit_ + (now - icmp_last_);
     icmp_last_ = now;

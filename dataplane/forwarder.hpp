@@ -99,6 +99,11 @@ public:
     void emit6(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, const uint8_t* dst, uint16_t in_ifindex,
                tx_batch& out) noexcept;
 
+    // ICMP host unreachable (ICMPv6 address unreachable) about a packet, IP header first, whose
+    // next hop never answered (RFC 1812 4.3.3.1, RFC 4443 3.1 code 3); rate limited like every
+    // error. Used by the control lcore's own forwarder.
+    void unreachable(const rte_mbuf* m, uint8_t family, uint16_t in_ifindex, uint64_t now, tx_batch& out) noexcept;
+
     void set_runtime(const runtime* rt) noexcept { rt_ = rt; }
 
 private:

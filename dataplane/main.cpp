@@ -331,6 +331,12 @@ int run(int argc, char** argv) {
     if (counters == nullptr) die("cannot allocate counters");
     control_plane control(rt, rt->neighbors, pool, &counters[n_workers], hz, control_plane::default_timers(hz));
     if (auto r = control.install_static_neighbors(cfg); !r) die(r.error_message());
+    // The control lcore's own forwarder sends the ICMP errors it originates.
+    rte_ring* self_punt = rte_ring_create("mg_punt_ctl", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    auto* ctl_batch = static_cast<tx_batch*>(rte_zmalloc("mg_batch_ctl", sizeof(tx_batch), 64));
+    if (self_punt == nullptr || ctl_batch == nullptr) die("cannot allocate the control lcore's rings");
+    forwarder ctl_fwd(rt, pool, indirect, &counters[n_workers], self_punt, hz);
+    control.set_error_path(&ctl_fwd, ctl_batch, self_punt);
 
     std::vector<worker_ctx> workers(n_workers);
     for (unsigned w = 0; w < n_workers; ++w) {

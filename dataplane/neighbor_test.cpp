@@ -85,7 +85,21 @@ TEST(Neighbor, GivesUpAfterThreeRequests) {
     out = p.advance(1.0);
     ASSERT_EQ(out.size(), 1U);
     out = p.advance(1.0);
-    EXPECT_TRUE(out.empty());
+    // Given up: the held packet is dropped and its sender told, from the ingress interface
+    // (RFC 1812 4.3.3.1: host unreachable).
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].port, 0);
+    ipv4_opts fwd;
+    fwd.ttl = 63;
+    ipv4_opts err;
+    err.proto = 1;
+    err.id = 0;
+    err.tos = 0xc0;
+    auto held = ipv4_packet("198.18.1.2", "198.18.2.52", udp4(1, 9, pattern(16)), fwd);
+    EXPECT_EQ(diff(ether(host_client, gw_client, 0x0800,
+                         ipv4_packet("198.18.1.1", "198.18.1.2", icmp4_error(3, 1, 0, held), err)),
+                   out[0].frame),
+              "");
     EXPECT_EQ(p.drops(drop_reason::neighbor_unresolved), 1U);
     EXPECT_EQ(p.neighbors().find(neighbor_key::v4(1, 0xc6120234)), -1) << "the entry is gone";
     EXPECT_EQ(p.mbufs_in_use(), 0U);

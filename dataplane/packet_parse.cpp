@@ -157,4 +157,9 @@ drop_reason parse_packet(const uint8_t* frame, uint32_t len, packet_info& info, 
     }
 }
 
+drop_reason parse_ip(const uint8_t* ip, uint32_t len, bool is_v6, packet_info& info) noexcept {
+    info = packet_info{};
+    return is_v6 ? parse_ipv6(ip, len, info) : parse_ipv4(ip, len, info, false);
+}
+
 }  // namespace meshgate::dataplane

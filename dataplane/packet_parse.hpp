@@ -29,6 +29,10 @@ struct packet_info {
 drop_reason parse_packet(const uint8_t* frame, uint32_t len, packet_info& info,
                          bool ipv4_checksum_verified = false) noexcept;
 
+// The same for a packet that starts at its IP header (l3_offset 0): what the control lcore
+// holds while it resolves a next hop.
+drop_reason parse_ip(const uint8_t* ip, uint32_t len, bool is_v6, packet_info& info) noexcept;
+
 namespace ip_proto {
 inline constexpr uint8_t hop_by_hop = 0;
 inline constexpr uint8_t icmp = 1;

@@ -43,4 +43,10 @@ check_ping_error mg-client 198.18.50.1 "ping 198.18.50.1 -> net unreachable from
 check_ping_error mg-client fd00:50::1 "ping fd00:50::1 -> destination unreachable (no route) from the gateway" \
   '^From fd00:[123]::1 .*Destination unreachable: No route' -6 -c 1
 
+echo "== a next hop that never answers (nobody has 198.18.2.77 or fd00:2::77 on srv1's subnet)"
+check_ping_error mg-client 198.18.2.77 "ping 198.18.2.77 -> host unreachable from 198.18.1.1 after 3 ARP requests" \
+  '^From 198\.18\.1\.1 .*Destination Host Unreachable' -c 1 -W 6
+check_ping_error mg-client fd00:2::77 "ping fd00:2::77 -> address unreachable from fd00:1::1 after 3 solicitations" \
+  '^From fd00:1::1 .*Destination unreachable: Address unreachable' -6 -c 1 -W 6
+
 mg_finish

@@ -65,15 +65,23 @@ pipeline::pipeline(const std::string& config_json) {
     control_ =
         std::make_unique<control_plane>(rt_.get(), nt_, pool_, &counters_[1], hz, control_plane::default_timers(hz));
     control_->add_worker(punt_, inject_);
+    self_punt_ = rte_ring_create(("s" + tag).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    ctl_batch_ = static_cast<tx_batch*>(rte_zmalloc(nullptr, sizeof(tx_batch), 64));
+    if (!self_punt_ || !ctl_batch_) throw std::runtime_error("out of DPDK memory");
+    ctl_fwd_ = std::make_unique<forwarder>(rt_.get(), pool_, indirect_, &counters_[1], self_punt_, hz);
+    control_->set_error_path(ctl_fwd_.get(), ctl_batch_, self_punt_);
     if (auto r = control_->install_static_neighbors(cfg_); !r) throw std::runtime_error(r.error_message());
 }
 
 pipeline::~pipeline() {
     control_.reset();
+    ctl_fwd_.reset();
     fwd_.reset();
     delete nt_;
     rt_.reset();
     rte_free(batch_);
+    rte_free(ctl_batch_);
+    rte_ring_free(self_punt_);
     rte_free(counters_);
     rte_ring_free(inject_);
     rte_ring_free(punt_);
@@ -101,7 +109,8 @@ std::vector<output> pipeline::settle() {
             }
         }
         batch_->clear();
-        if (!any && rte_ring_count(punt_) == 0 && rte_ring_count(inject_) == 0) break;
+        if (!any && rte_ring_count(punt_) == 0 && rte_ring_count(inject_) == 0 && rte_ring_count(self_punt_) == 0)
+            break;
     }
     return out;
 }

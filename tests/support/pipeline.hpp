@@ -61,6 +61,9 @@ private:
     std::unique_ptr<dataplane::runtime> rt_;
     dataplane::core_counters* counters_ = nullptr;  // [0] worker, [1] control
     std::unique_ptr<dataplane::forwarder> fwd_;
+    std::unique_ptr<dataplane::forwarder> ctl_fwd_;  // the control lcore's, for its ICMP errors
+    rte_ring* self_punt_ = nullptr;
+    dataplane::tx_batch* ctl_batch_ = nullptr;
     std::unique_ptr<dataplane::control_plane> control_;
     dataplane::tx_batch* batch_ = nullptr;
     uint64_t now_ = hz;
