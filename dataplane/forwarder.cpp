@@ -97,7 +97,7 @@ void forwarder::handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) 
     bool ck_good = (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
     if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD)
         return drop(port, m, drop_reason::ipv4_bad_checksum);
-    drop_reason r = parse_packet(data, m->data_len, info, ck_good);
+    drop_reason r = parse_packet_fast(data, m->data_len, info, ck_good);
     if (r != drop_reason::none) return drop(port, m, r);
     uint16_t ifindex = rt_->ports[port].lookup(info.vlan);
     if (ifindex == no_interface) return drop(port, m, drop_reason::vlan_unknown);
@@ -143,12 +143,11 @@ void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info,
         icmp4_error(ip, info, ifindex, icmp4::time_exceeded, 0, 0, now, out);
         return drop(port, m, drop_reason::ttl_exceeded);
     }
-    const auto& egress = rt_->interfaces[nh->ifindex];
-    bool too_big = info.ip_total > egress.mtu;
+    bool too_big = info.ip_total > nh->mtu;
     bool df = (ip[6] & 0x40) != 0;
     if (too_big && df) {
         // RFC 1191 4: code 4 with the next-hop MTU in the low 16 bits.
-        icmp4_error(ip, info, ifindex, icmp4::dest_unreachable, icmp4::code_frag_needed, egress.mtu & 0xffff, now, out);
+        icmp4_error(ip, info, ifindex, icmp4::dest_unreachable, icmp4::code_frag_needed, nh->mtu & 0xffff, now, out);
         return drop(port, m, drop_reason::mtu_exceeded);
     }
     // TTL lives in the high byte of the word shared with the protocol (RFC 1624 update).
@@ -169,9 +168,7 @@ void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info,
 void forwarder::fragment4(uint16_t port, rte_mbuf* m, const next_hop& nh, uint32_t dst, uint16_t ifindex,
                           tx_batch& out) noexcept {
     rte_mbuf* frags[max_fragments];
-    const auto& egress = rt_->interfaces[nh.ifindex];
-    int32_t n =
-        rte_ipv4_fragment_packet(m, frags, max_fragments, static_cast<uint16_t>(egress.mtu), pool_, indirect_pool_);
+    int32_t n = rte_ipv4_fragment_packet(m, frags, max_fragments, static_cast<uint16_t>(nh.mtu), pool_, indirect_pool_);
     rte_pktmbuf_free(m);
     if (n < 0) {
         count(ctr_->ports[port].drops[static_cast<unsigned>(drop_reason::fragmentation_failed)]);
@@ -271,10 +268,9 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
         icmp6_error(ip, info, ifindex, icmp6::time_exceeded, 0, 0, now, out);
         return drop(port, m, drop_reason::ttl_exceeded);
     }
-    const auto& egress = rt_->interfaces[nh->ifindex];
-    if (info.ip_total > egress.mtu) {
+    if (info.ip_total > nh->mtu) {
         // RFC 8200 5 / RFC 4443 3.2: routers do not fragment IPv6; packet too big with the MTU.
-        icmp6_error(ip, info, ifindex, icmp6::packet_too_big, 0, egress.mtu, now, out);
+        icmp6_error(ip, info, ifindex, icmp6::packet_too_big, 0, nh->mtu, now, out);
         return drop(port, m, drop_reason::mtu_exceeded);
     }
     ip[7] = static_cast<uint8_t>(hop_limit - 1);
@@ -389,7 +385,6 @@ void forwarder::icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t
 
 void forwarder::emit4(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint32_t dst, uint16_t in_ifindex,
                       tx_batch& out) noexcept {
-    const auto& egress = rt_->interfaces[nh.ifindex];
     rte_ether_addr mac;
     bool ok = nh.has_gateway ? rt_->neighbors->slot_mac(nh.gateway_slot, mac)
                              : rt_->neighbors->lookup(neighbor_key::v4(nh.ifindex, dst), mac);
@@ -405,15 +400,15 @@ void forwarder::emit4(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint32_
         meta->ip[2] = static_cast<uint8_t>(target >> 8);
         meta->ip[3] = static_cast<uint8_t>(target);
         if (l2_have != 0) rte_pktmbuf_adj(m, l2_have);  // the control lcore takes IP packets
-        return punt(egress.port, m);
+        return punt(nh.port, m);
     }
-    if (!write_l2(m, l2_have, egress, mac, ether_ipv4)) return drop(egress.port, m, drop_reason::no_headroom);
+    if (!write_l2(m, l2_have, nh.port, nh.vlan, nh.mac, mac, ether_ipv4))
+        return drop(nh.port, m, drop_reason::no_headroom);
     queue_tx(m, out);
 }
 
 void forwarder::emit6(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, const uint8_t* dst, uint16_t in_ifindex,
                       tx_batch& out) noexcept {
-    const auto& egress = rt_->interfaces[nh.ifindex];
     rte_ether_addr mac;
     bool ok = nh.has_gateway ? rt_->neighbors->slot_mac(nh.gateway_slot, mac)
                              : rt_->neighbors->lookup(neighbor_key::v6(nh.ifindex, dst), mac);
@@ -425,9 +420,10 @@ void forwarder::emit6(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, const u
         meta->in_ifindex = in_ifindex;
         std::memcpy(meta->ip, nh.has_gateway ? nh.gateway6.bytes.data() : dst, 16);
         if (l2_have != 0) rte_pktmbuf_adj(m, l2_have);
-        return punt(egress.port, m);
+        return punt(nh.port, m);
     }
-    if (!write_l2(m, l2_have, egress, mac, ether_ipv6)) return drop(egress.port, m, drop_reason::no_headroom);
+    if (!write_l2(m, l2_have, nh.port, nh.vlan, nh.mac, mac, ether_ipv6))
+        return drop(nh.port, m, drop_reason::no_headroom);
     queue_tx(m, out);
 }
 

@@ -51,12 +51,13 @@ struct tx_batch {
     }
 };
 
-// Writes Ethernet (and the interface's 802.1Q tag) in front of the IP header. The mbuf starts
-// with `l2_have` bytes of an old L2 header (0: it starts at the IP header); when the new header
-// has the same length it is rewritten in place. False when the mbuf has no headroom left.
-inline bool write_l2(rte_mbuf* m, uint16_t l2_have, const interface_rt& ifc, const rte_ether_addr& dst,
-                     uint16_t ether_type) noexcept {
-    uint16_t l2 = ifc.vlan != 0 ? 18 : 14;
+// Writes Ethernet (and an 802.1Q tag when `vlan` is set) in front of the IP header, for output
+// on `port` from source MAC `src`. The mbuf starts with `l2_have` bytes of an old L2 header (0:
+// it starts at the IP header); when the new header has the same length it is rewritten in
+// place. False when the mbuf has no headroom left.
+inline bool write_l2(rte_mbuf* m, uint16_t l2_have, uint16_t port, uint16_t vlan, const rte_ether_addr& src,
+                     const rte_ether_addr& dst, uint16_t ether_type) noexcept {
+    uint16_t l2 = vlan != 0 ? 18 : 14;
     uint8_t* h;
     if (l2_have == l2) {
         h = rte_pktmbuf_mtod(m, uint8_t*);
@@ -66,18 +67,23 @@ inline bool write_l2(rte_mbuf* m, uint16_t l2_have, const interface_rt& ifc, con
         if (h == nullptr) return false;
     }
     std::memcpy(h, dst.addr_bytes, 6);
-    std::memcpy(h + 6, ifc.mac.addr_bytes, 6);
-    if (ifc.vlan != 0) {
+    std::memcpy(h + 6, src.addr_bytes, 6);
+    if (vlan != 0) {
         h[12] = 0x81;
         h[13] = 0x00;
-        h[14] = static_cast<uint8_t>(ifc.vlan >> 8);
-        h[15] = static_cast<uint8_t>(ifc.vlan);
+        h[14] = static_cast<uint8_t>(vlan >> 8);
+        h[15] = static_cast<uint8_t>(vlan);
         h += 4;
     }
     h[12] = static_cast<uint8_t>(ether_type >> 8);
     h[13] = static_cast<uint8_t>(ether_type);
-    m->port = ifc.port;
+    m->port = port;
     return true;
+}
+
+inline bool write_l2(rte_mbuf* m, uint16_t l2_have, const interface_rt& ifc, const rte_ether_addr& dst,
+                     uint16_t ether_type) noexcept {
+    return write_l2(m, l2_have, ifc.port, ifc.vlan, ifc.mac, dst, ether_type);
 }
 
 class forwarder {

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "dataplane/drop_reason.hpp"
+#include "dataplane/wire.hpp"
 
 namespace meshgate::dataplane {
 
@@ -28,6 +29,50 @@ struct packet_info {
 // ipv4_checksum_verified: the NIC already checked the IPv4 header checksum (RX offload flag).
 drop_reason parse_packet(const uint8_t* frame, uint32_t len, packet_info& info,
                          bool ipv4_checksum_verified = false) noexcept;
+
+// The common case inline: an untagged IPv4 packet with a 20-byte header, or an IPv6 packet
+// without extension headers, carrying a whole UDP or TCP header. Anything else, or anything
+// wrong, goes to parse_packet(), so both always agree (the parse fuzzer checks that).
+inline drop_reason parse_packet_fast(const uint8_t* f, uint32_t len, packet_info& info,
+                                     bool ipv4_checksum_verified = false) noexcept {
+    if (len >= 14 + 40) {
+        uint16_t type = wire::rd16(f + 12);
+        const uint8_t* ip = f + 14;
+        uint32_t avail = len - 14;
+        if (type == 0x0800 && ip[0] == 0x45) {
+            uint32_t total = wire::rd16(ip + 2);
+            uint8_t proto = ip[9];
+            uint32_t l4_len = total - 20;
+            bool whole = (wire::rd16(ip + 6) & 0x3fff) == 0;
+            if (whole && total <= avail && total >= 20 + 8 &&
+                (ipv4_checksum_verified || wire::ipv4_header_checksum_ok(ip, 20))) {
+                const uint8_t* l4 = ip + 20;
+                bool l4_ok = (proto == 17 && wire::rd16(l4 + 4) >= 8 && wire::rd16(l4 + 4) <= l4_len) ||
+                             (proto == 6 && l4_len >= 20 && (l4[12] >> 4) >= 5 && (l4[12] >> 4) * 4U <= l4_len);
+                if (l4_ok) {
+                    info = packet_info{14,    0,    20,   static_cast<uint16_t>(total), 34, l3_kind::ipv4, proto,
+                                       false, true, false};
+                    return drop_reason::none;
+                }
+            }
+        } else if (type == 0x86dd && (ip[0] >> 4) == 6) {
+            uint32_t total = 40U + wire::rd16(ip + 4);
+            uint8_t next = ip[6];
+            uint32_t l4_len = total - 40;
+            if (total <= avail) {
+                const uint8_t* l4 = ip + 40;
+                bool l4_ok = (next == 17 && l4_len >= 8 && wire::rd16(l4 + 4) >= 8 && wire::rd16(l4 + 4) <= l4_len) ||
+                             (next == 6 && l4_len >= 20 && (l4[12] >> 4) >= 5 && (l4[12] >> 4) * 4U <= l4_len);
+                if (l4_ok) {
+                    info = packet_info{14,    0,    40,   static_cast<uint16_t>(total), 54, l3_kind::ipv6, next,
+                                       false, true, false};
+                    return drop_reason::none;
+                }
+            }
+        }
+    }
+    return parse_packet(f, len, info, ipv4_checksum_verified);
+}
 
 // The same for a packet that starts at its IP header (l3_offset 0): what the control lcore
 // holds while it resolves a next hop.

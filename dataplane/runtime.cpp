@@ -37,6 +37,15 @@ std::vector<interface_rt> build_interfaces(const policy::config& cfg, const std:
     return out;
 }
 
+namespace {
+next_hop hop_to(nh_kind kind, uint16_t ifindex) {
+    next_hop h;
+    h.kind = kind;
+    h.ifindex = ifindex;
+    return h;
+}
+}  // namespace
+
 route_table::~route_table() {
     if (lpm4_ != nullptr) rte_lpm_free(lpm4_);
     if (lpm6_ != nullptr) rte_lpm6_free(lpm6_);
@@ -84,21 +93,21 @@ result<std::unique_ptr<route_table>> route_table::build(const policy::config& cf
     for (size_t i = 0; i < ifaces.size(); ++i) {
         auto ifx = static_cast<uint16_t>(i);
         for (const auto& p : ifaces[i].ipv4) {
-            auto connected = add_hop({nh_kind::forward, ifx, false, 0, 0, {}});
+            auto connected = add_hop(hop_to(nh_kind::forward, ifx));
             if (!add4(p.network().value, p.len, connected)) return error{"route table: cannot add " + to_string(p)};
             if (p.len < 31) {
                 uint32_t bcast = p.addr.value | (~uint32_t{0} >> p.len);
-                if (!add4(bcast, 32, add_hop({nh_kind::broadcast, ifx, false, 0, 0, {}})))
+                if (!add4(bcast, 32, add_hop(hop_to(nh_kind::broadcast, ifx))))
                     return error{"route table: cannot add broadcast of " + to_string(p)};
             }
         }
         for (const auto& p : ifaces[i].ipv6) {
-            auto connected = add_hop({nh_kind::forward, ifx, false, 0, 0, {}});
+            auto connected = add_hop(hop_to(nh_kind::forward, ifx));
             if (!add6(p.network(), p.len, connected)) return error{"route table: cannot add " + to_string(p)};
         }
     }
     for (const auto& r : cfg.routes4) {
-        next_hop h{nh_kind::forward, static_cast<uint16_t>(r.interface), false, 0, 0, {}};
+        next_hop h = hop_to(nh_kind::forward, static_cast<uint16_t>(r.interface));
         if (r.next_hop) {
             int32_t slot = neighbors.find_or_add(neighbor_key::v4(h.ifindex, r.next_hop->value));
             if (slot < 0) return error{"route table: neighbor table full"};
@@ -111,7 +120,7 @@ result<std::unique_ptr<route_table>> route_table::build(const policy::config& cf
             return error{"route table: cannot add " + to_string(r.prefix)};
     }
     for (const auto& r : cfg.routes6) {
-        next_hop h{nh_kind::forward, static_cast<uint16_t>(r.interface), false, 0, 0, {}};
+        next_hop h = hop_to(nh_kind::forward, static_cast<uint16_t>(r.interface));
         if (r.next_hop) {
             int32_t slot = neighbors.find_or_add(neighbor_key::v6(h.ifindex, r.next_hop->bytes.data()));
             if (slot < 0) return error{"route table: neighbor table full"};
@@ -127,30 +136,23 @@ result<std::unique_ptr<route_table>> route_table::build(const policy::config& cf
     for (size_t i = 0; i < ifaces.size(); ++i) {
         auto ifx = static_cast<uint16_t>(i);
         for (const auto& p : ifaces[i].ipv4) {
-            if (!add4(p.addr.value, 32, add_hop({nh_kind::local, ifx, false, 0, 0, {}})))
+            if (!add4(p.addr.value, 32, add_hop(hop_to(nh_kind::local, ifx))))
                 return error{"route table: cannot add " + to_string(p.addr)};
         }
         for (const auto& p : ifaces[i].ipv6) {
-            if (!add6(p.addr, 128, add_hop({nh_kind::local, ifx, false, 0, 0, {}})))
+            if (!add6(p.addr, 128, add_hop(hop_to(nh_kind::local, ifx))))
                 return error{"route table: cannot add " + to_string(p.addr)};
         }
     }
     if (t->hops_.size() >= (1U << 21)) return error{"route table: too many next hops"};
+    for (auto& h : t->hops_) {
+        const auto& ifc = ifaces[h.ifindex];
+        h.mtu = ifc.mtu;
+        h.port = ifc.port;
+        h.vlan = ifc.vlan;
+        h.mac = ifc.mac;
+    }
     return t;
-}
-
-const next_hop* route_table::lookup4(uint32_t dst4) const noexcept {
-    uint32_t hop = 0;
-    if (rte_lpm_lookup(lpm4_, dst4, &hop) != 0)
-        return default4_ < 0 ? nullptr : &hops_[static_cast<uint32_t>(default4_)];
-    return &hops_[hop];
-}
-
-const next_hop* route_table::lookup6(const uint8_t* dst6) const noexcept {
-    uint32_t hop = 0;
-    if (rte_lpm6_lookup(lpm6_, dst6, &hop) != 0)
-        return default6_ < 0 ? nullptr : &hops_[static_cast<uint32_t>(default6_)];
-    return &hops_[hop];
 }
 
 }  // namespace meshgate::dataplane

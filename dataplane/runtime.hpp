@@ -2,6 +2,8 @@
 // The immutable runtime tables workers read: interfaces, the port/VLAN map, routes with their
 // next hops. Built on the control path from a validated policy::config.
 #include <rte_ether.h>
+#include <rte_lpm.h>
+#include <rte_lpm6.h>
 
 #include <cstdint>
 #include <memory>
@@ -11,9 +13,6 @@
 #include "dataplane/counters.hpp"
 #include "policy/config.hpp"
 #include "policy/result.hpp"
-
-struct rte_lpm;
-struct rte_lpm6;
 
 namespace meshgate::dataplane {
 
@@ -40,11 +39,17 @@ enum class nh_kind : uint8_t {
     broadcast,  // a connected subnet's broadcast address
 };
 
+// What a route resolves to. The egress interface's port, VLAN, MTU and MAC are copied in (as
+// VPP's adjacencies carry their rewrite), so forwarding reads one entry after the lookup.
 struct next_hop {
     nh_kind kind = nh_kind::forward;
-    uint16_t ifindex = 0;       // egress interface (local: the interface owning the address)
     bool has_gateway = false;   // false: the destination itself is the neighbor
+    uint16_t ifindex = 0;       // egress interface (local: the interface owning the address)
     uint32_t gateway_slot = 0;  // pinned neighbor-table slot of the gateway (has_gateway)
+    uint32_t mtu = 0;           // egress IP MTU
+    uint16_t port = 0;          // egress DPDK port
+    uint16_t vlan = 0;          // egress 802.1Q VLAN, 0 untagged
+    rte_ether_addr mac{};       // egress source MAC
     uint32_t gateway4 = 0;      // host order
     ipv6_addr gateway6;
 };
@@ -77,9 +82,17 @@ public:
                                                       const std::vector<interface_rt>& ifaces,
                                                       neighbor_table& neighbors, const std::string& name);
 
-    // Any thread. dst4 in host order; dst6 in network order.
-    const next_hop* lookup4(uint32_t dst4) const noexcept;
-    const next_hop* lookup6(const uint8_t* dst6) const noexcept;
+    // Any thread. dst4 in host order; dst6 in network order. nullptr: no route.
+    const next_hop* lookup4(uint32_t dst4) const noexcept {
+        uint32_t hop = 0;
+        if (rte_lpm_lookup(lpm4_, dst4, &hop) == 0) return &hops_[hop];
+        return default4_ < 0 ? nullptr : &hops_[static_cast<uint32_t>(default4_)];
+    }
+    const next_hop* lookup6(const uint8_t* dst6) const noexcept {
+        uint32_t hop = 0;
+        if (rte_lpm6_lookup(lpm6_, dst6, &hop) == 0) return &hops_[hop];
+        return default6_ < 0 ? nullptr : &hops_[static_cast<uint32_t>(default6_)];
+    }
 
 private:
     rte_lpm* lpm4_ = nullptr;

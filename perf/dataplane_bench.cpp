@@ -194,13 +194,18 @@ constexpr const char* forward_config = R"({
     { "prefix": "198.19.128.0/17", "nextHop": "198.19.0.2", "interface": "out" },
     { "prefix": "fd00:1000::/36", "nextHop": "fd00:ff::2", "interface": "out" } ] })";
 
-std::vector<bytes> routed_frames() {
+// family 4 or 6: 32 of that family; 0: alternating.
+std::vector<bytes> routed_frames(int family) {
     std::vector<bytes> v;
-    for (int i = 0; i < 16; ++i) {
+    for (int i = 0; i < 32; ++i) {
         std::string d4 = "198.19.128." + std::to_string(2 + i);
         std::string d6 = "fd00:1000::" + std::to_string(2 + i);
-        v.push_back(ether(gw, host, 0x0800, ipv4_packet("198.18.0.2", d4, udp4(1000 + i, 53, pattern(18)))));
-        v.push_back(ether(gw, host, 0x86dd, ipv6_packet("fd00::2", d6, udp6("fd00::2", d6, 1000 + i, 53, {}))));
+        bool v6 = family == 6 || (family == 0 && i % 2 == 1);
+        if (v6) {
+            v.push_back(ether(gw, host, 0x86dd, ipv6_packet("fd00::2", d6, udp6("fd00::2", d6, 1000 + i, 53, {}))));
+        } else {
+            v.push_back(ether(gw, host, 0x0800, ipv4_packet("198.18.0.2", d4, udp4(1000 + i, 53, pattern(18)))));
+        }
     }
     return v;
 }
@@ -212,10 +217,10 @@ pipeline& forward_pipeline() {
     return p;
 }
 
-template <bool Process>
+template <bool Process, int Family = 0>
 void forward_burst(benchmark::State& st) {
     pipeline& p = forward_pipeline();
-    static const auto frames = routed_frames();
+    static const auto frames = routed_frames(Family);
     rte_mbuf* burst[32];
     for (auto _ : st) {
         for (int i = 0; i < 32; ++i) burst[i] = p.make_mbuf(frames[static_cast<size_t>(i)]);
@@ -229,7 +234,11 @@ void forward_burst(benchmark::State& st) {
 }
 void forward_burst_meshgate(benchmark::State& st) { forward_burst<true>(st); }
 void forward_burst_copy_only(benchmark::State& st) { forward_burst<false>(st); }
+void forward_burst_meshgate_v4(benchmark::State& st) { forward_burst<true, 4>(st); }
+void forward_burst_meshgate_v6(benchmark::State& st) { forward_burst<true, 6>(st); }
 BENCHMARK(forward_burst_meshgate);
+BENCHMARK(forward_burst_meshgate_v4);
+BENCHMARK(forward_burst_meshgate_v6);
 BENCHMARK(forward_burst_copy_only);
 
 }  // namespace
