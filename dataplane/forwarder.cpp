@@ -385,10 +385,9 @@ void forwarder::icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t
 
 void forwarder::emit4(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint32_t dst, uint16_t in_ifindex,
                       tx_batch& out) noexcept {
-    rte_ether_addr mac;
-    bool ok = nh.has_gateway ? rt_->neighbors->slot_mac(nh.gateway_slot, mac)
-                             : rt_->neighbors->lookup(neighbor_key::v4(nh.ifindex, dst), mac);
-    if (!ok) {
+    uint64_t mac = nh.has_gateway ? rt_->neighbors->slot_word(nh.gateway_slot)
+                                  : rt_->neighbors->lookup_word(neighbor_key::v4(nh.ifindex, dst));
+    if (mac == 0) {
         auto* meta = meta_of(m);
         meta->kind = punt_meta::resolve;
         meta->family = 4;
@@ -402,17 +401,16 @@ void forwarder::emit4(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint32_
         if (l2_have != 0) rte_pktmbuf_adj(m, l2_have);  // the control lcore takes IP packets
         return punt(nh.port, m);
     }
-    if (!write_l2(m, l2_have, nh.port, nh.vlan, nh.mac, mac, ether_ipv4))
+    if (!write_l2(m, l2_have, nh.port, nh.vlan, nh.mac_word, mac, ether_ipv4))
         return drop(nh.port, m, drop_reason::no_headroom);
     queue_tx(m, out);
 }
 
 void forwarder::emit6(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, const uint8_t* dst, uint16_t in_ifindex,
                       tx_batch& out) noexcept {
-    rte_ether_addr mac;
-    bool ok = nh.has_gateway ? rt_->neighbors->slot_mac(nh.gateway_slot, mac)
-                             : rt_->neighbors->lookup(neighbor_key::v6(nh.ifindex, dst), mac);
-    if (!ok) {
+    uint64_t mac = nh.has_gateway ? rt_->neighbors->slot_word(nh.gateway_slot)
+                                  : rt_->neighbors->lookup_word(neighbor_key::v6(nh.ifindex, dst));
+    if (mac == 0) {
         auto* meta = meta_of(m);
         meta->kind = punt_meta::resolve;
         meta->family = 6;
@@ -422,7 +420,7 @@ void forwarder::emit6(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, const u
         if (l2_have != 0) rte_pktmbuf_adj(m, l2_have);
         return punt(nh.port, m);
     }
-    if (!write_l2(m, l2_have, nh.port, nh.vlan, nh.mac, mac, ether_ipv6))
+    if (!write_l2(m, l2_have, nh.port, nh.vlan, nh.mac_word, mac, ether_ipv6))
         return drop(nh.port, m, drop_reason::no_headroom);
     queue_tx(m, out);
 }

@@ -52,11 +52,11 @@ struct tx_batch {
 };
 
 // Writes Ethernet (and an 802.1Q tag when `vlan` is set) in front of the IP header, for output
-// on `port` from source MAC `src`. The mbuf starts with `l2_have` bytes of an old L2 header (0:
-// it starts at the IP header); when the new header has the same length it is rewritten in
-// place. False when the mbuf has no headroom left.
-inline bool write_l2(rte_mbuf* m, uint16_t l2_have, uint16_t port, uint16_t vlan, const rte_ether_addr& src,
-                     const rte_ether_addr& dst, uint16_t ether_type) noexcept {
+// on `port`. MACs come as words (mac_to_word). The mbuf starts with `l2_have` bytes of an old L2
+// header (0: it starts at the IP header); when the new header has the same length it is
+// rewritten in place. False when the mbuf has no headroom left.
+inline bool write_l2(rte_mbuf* m, uint16_t l2_have, uint16_t port, uint16_t vlan, uint64_t src, uint64_t dst,
+                     uint16_t ether_type) noexcept {
     uint16_t l2 = vlan != 0 ? 18 : 14;
     uint8_t* h;
     if (l2_have == l2) {
@@ -66,8 +66,11 @@ inline bool write_l2(rte_mbuf* m, uint16_t l2_have, uint16_t port, uint16_t vlan
         h = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, l2));
         if (h == nullptr) return false;
     }
-    std::memcpy(h, dst.addr_bytes, 6);
-    std::memcpy(h + 6, src.addr_bytes, 6);
+    // Destination (6 bytes) then source (6): one 8-byte and one 4-byte store.
+    uint64_t first = (dst & 0xffffffffffffULL) | (src << 48);
+    auto second = static_cast<uint32_t>(src >> 16);
+    std::memcpy(h, &first, 8);
+    std::memcpy(h + 8, &second, 4);
     if (vlan != 0) {
         h[12] = 0x81;
         h[13] = 0x00;
@@ -83,7 +86,7 @@ inline bool write_l2(rte_mbuf* m, uint16_t l2_have, uint16_t port, uint16_t vlan
 
 inline bool write_l2(rte_mbuf* m, uint16_t l2_have, const interface_rt& ifc, const rte_ether_addr& dst,
                      uint16_t ether_type) noexcept {
-    return write_l2(m, l2_have, ifc.port, ifc.vlan, ifc.mac, dst, ether_type);
+    return write_l2(m, l2_have, ifc.port, ifc.vlan, mac_to_word(ifc.mac), mac_to_word(dst), ether_type);
 }
 
 class forwarder {

@@ -98,6 +98,11 @@ bool neighbor_table::lookup(const neighbor_key& key, rte_ether_addr& mac) const 
     return slot_mac(static_cast<uint32_t>(pos), mac);
 }
 
+uint64_t neighbor_table::lookup_word(const neighbor_key& key) const noexcept {
+    int32_t pos = rte_hash_lookup(hash_, &key);
+    return pos < 0 ? 0 : slot_word(static_cast<uint32_t>(pos));
+}
+
 int32_t neighbor_table::find(const neighbor_key& key) const noexcept {
     int32_t pos = rte_hash_lookup(hash_, &key);
     return pos < 0 ? -1 : pos;

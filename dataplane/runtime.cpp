@@ -150,7 +150,7 @@ result<std::unique_ptr<route_table>> route_table::build(const policy::config& cf
         h.mtu = ifc.mtu;
         h.port = ifc.port;
         h.vlan = ifc.vlan;
-        h.mac = ifc.mac;
+        h.mac_word = mac_to_word(ifc.mac);
     }
     return t;
 }

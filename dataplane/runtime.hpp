@@ -6,6 +6,7 @@
 #include <rte_lpm6.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,10 +50,17 @@ struct next_hop {
     uint32_t mtu = 0;           // egress IP MTU
     uint16_t port = 0;          // egress DPDK port
     uint16_t vlan = 0;          // egress 802.1Q VLAN, 0 untagged
-    rte_ether_addr mac{};       // egress source MAC
+    uint64_t mac_word = 0;      // egress source MAC in the low 48 bits, wire order
     uint32_t gateway4 = 0;      // host order
     ipv6_addr gateway6;
 };
+
+// A MAC as the low 48 bits of a word, bytes in wire order (little-endian hosts).
+inline uint64_t mac_to_word(const rte_ether_addr& m) noexcept {
+    uint64_t w = 0;
+    std::memcpy(&w, m.addr_bytes, 6);
+    return w;
+}
 
 // Per port: which interface a VLAN id (0 = untagged) belongs to.
 struct port_map {
