@@ -18,9 +18,6 @@ namespace {
 
 using namespace wire;
 
-constexpr uint16_t ether_ipv4 = 0x0800;
-constexpr uint16_t ether_ipv6 = 0x86dd;
-constexpr uint16_t ether_arp = 0x0806;
 constexpr uint8_t nd_opt_source_lla = 1;
 constexpr uint8_t nd_opt_target_lla = 2;
 
@@ -289,17 +286,15 @@ void control_plane::handle_nd(rte_mbuf* m, uint16_t ifindex, uint64_t now) noexc
 }
 
 void control_plane::handle_resolve(rte_mbuf* m, uint64_t now) noexcept {
-    auto* meta = meta_of(m);
-    const auto& egress = rt_->interfaces[meta->ifindex];
-    auto key =
-        meta->family == 6 ? neighbor_key::v6(meta->ifindex, meta->ip) : neighbor_key::v4(meta->ifindex, rd32(meta->ip));
+    const neighbor_key key = meta_of(m)->target;
+    const auto& egress = rt_->interfaces[key.ifindex];
     int32_t s = nt_->find_or_add(key);
     if (s < 0) return drop(egress.port, m, drop_reason::neighbor_table_full);
     auto slot = static_cast<uint32_t>(s);
     auto& e = nt_->entry(slot);
     rte_ether_addr mac;
     if (nt_->slot_mac(slot, mac)) {  // resolved since the worker looked
-        if (!write_l2(m, 0, egress, mac, meta->family == 6 ? ether_ipv6 : ether_ipv4))
+        if (!write_l2(m, 0, egress, mac, key.family == 6 ? ether_ipv6 : ether_ipv4))
             return drop(egress.port, m, drop_reason::no_headroom);
         return send(m);
     }

@@ -14,8 +14,6 @@ namespace {
 
 using namespace wire;
 
-constexpr uint16_t ether_ipv4 = 0x0800;
-constexpr uint16_t ether_ipv6 = 0x86dd;
 constexpr unsigned max_fragments = 8;
 
 // Drops any Ethernet padding after the IP packet.
@@ -88,6 +86,13 @@ void forwarder::punt(uint16_t port, rte_mbuf* m) noexcept {
         return;
     }
     count(ctr_->punted);
+}
+
+void forwarder::punt_nd(uint16_t port, rte_mbuf* m, uint16_t ifindex) noexcept {
+    auto* meta = meta_of(m);
+    meta->kind = punt_meta::nd;
+    meta->ifindex = ifindex;
+    punt(port, m);
 }
 
 void forwarder::handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) noexcept {
@@ -230,20 +235,14 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
               (ip[info.l3_len] == icmp6::neighbor_solicit || ip[info.l3_len] == icmp6::neighbor_advert);
     if (dst[0] == 0xff) {
         if (nd && (is_solicited_node(dst) || is_all_nodes(dst))) {
-            auto* meta = meta_of(m);
-            meta->kind = punt_meta::nd;
-            meta->ifindex = ifindex;
-            return punt(port, m);
+            return punt_nd(port, m, ifindex);
         }
         return drop(port, m, drop_reason::multicast_unsupported);
     }
     bool link_local_dst = dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80;
     if (link_local_dst) {
         if (nd) {  // NS/NA to a link-local address: ours or not, the control lcore decides
-            auto* meta = meta_of(m);
-            meta->kind = punt_meta::nd;
-            meta->ifindex = ifindex;
-            return punt(port, m);
+            return punt_nd(port, m, ifindex);
         }
         return drop(port, m, drop_reason::ipv6_link_local_forward);
     }
@@ -254,10 +253,7 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
     }
     if (nh->kind == nh_kind::local) {
         if (nd) {
-            auto* meta = meta_of(m);
-            meta->kind = punt_meta::nd;
-            meta->ifindex = ifindex;
-            return punt(port, m);
+            return punt_nd(port, m, ifindex);
         }
         return local_ipv6(port, m, info, ifindex, now, out);
     }
@@ -385,42 +381,36 @@ void forwarder::icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t
 
 void forwarder::emit4(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint32_t dst, uint16_t in_ifindex,
                       tx_batch& out) noexcept {
-    uint64_t mac = nh.has_gateway ? rt_->neighbors->slot_word(nh.gateway_slot)
-                                  : rt_->neighbors->lookup_word(neighbor_key::v4(nh.ifindex, dst));
-    if (mac == 0) {
-        auto* meta = meta_of(m);
-        meta->kind = punt_meta::resolve;
-        meta->family = 4;
-        meta->ifindex = nh.ifindex;
-        meta->in_ifindex = in_ifindex;
-        uint32_t target = nh.has_gateway ? nh.gateway4 : dst;
-        meta->ip[0] = static_cast<uint8_t>(target >> 24);
-        meta->ip[1] = static_cast<uint8_t>(target >> 16);
-        meta->ip[2] = static_cast<uint8_t>(target >> 8);
-        meta->ip[3] = static_cast<uint8_t>(target);
-        if (l2_have != 0) rte_pktmbuf_adj(m, l2_have);  // the control lcore takes IP packets
-        return punt(nh.port, m);
+    if (nh.has_gateway) {
+        return send_to(m, l2_have, nh, rt_->neighbors->slot_word(nh.gateway_slot), ether_ipv4, nullptr, in_ifindex,
+                       out);
     }
-    if (!write_l2(m, l2_have, nh.port, nh.vlan, nh.mac_word, mac, ether_ipv4))
-        return drop(nh.port, m, drop_reason::no_headroom);
-    queue_tx(m, out);
+    auto key = neighbor_key::v4(nh.ifindex, dst);
+    send_to(m, l2_have, nh, rt_->neighbors->lookup_word(key), ether_ipv4, &key, in_ifindex, out);
 }
 
 void forwarder::emit6(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, const uint8_t* dst, uint16_t in_ifindex,
                       tx_batch& out) noexcept {
-    uint64_t mac = nh.has_gateway ? rt_->neighbors->slot_word(nh.gateway_slot)
-                                  : rt_->neighbors->lookup_word(neighbor_key::v6(nh.ifindex, dst));
+    if (nh.has_gateway) {
+        return send_to(m, l2_have, nh, rt_->neighbors->slot_word(nh.gateway_slot), ether_ipv6, nullptr, in_ifindex,
+                       out);
+    }
+    auto key = neighbor_key::v6(nh.ifindex, dst);
+    send_to(m, l2_have, nh, rt_->neighbors->lookup_word(key), ether_ipv6, &key, in_ifindex, out);
+}
+
+void forwarder::send_to(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint64_t mac, uint16_t ether_type,
+                        const neighbor_key* target, uint16_t in_ifindex, tx_batch& out) noexcept {
     if (mac == 0) {
         auto* meta = meta_of(m);
         meta->kind = punt_meta::resolve;
-        meta->family = 6;
-        meta->ifindex = nh.ifindex;
         meta->in_ifindex = in_ifindex;
-        std::memcpy(meta->ip, nh.has_gateway ? nh.gateway6.bytes.data() : dst, 16);
-        if (l2_have != 0) rte_pktmbuf_adj(m, l2_have);
+        // A pinned gateway's key is written once, before any worker starts, and never changes.
+        meta->target = target != nullptr ? *target : rt_->neighbors->entry(nh.gateway_slot).key;
+        if (l2_have != 0) rte_pktmbuf_adj(m, l2_have);  // the control lcore takes IP packets
         return punt(nh.port, m);
     }
-    if (!write_l2(m, l2_have, nh.port, nh.vlan, nh.mac_word, mac, ether_ipv6))
+    if (!write_l2(m, l2_have, nh.port, nh.vlan, nh.mac_word, mac, ether_type))
         return drop(nh.port, m, drop_reason::no_headroom);
     queue_tx(m, out);
 }

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "dataplane/counters.hpp"
+#include "dataplane/neighbor.hpp"
 #include "dataplane/packet_parse.hpp"
 #include "dataplane/runtime.hpp"
 
@@ -26,10 +27,9 @@ inline constexpr uint16_t tx_batch_max = 512;
 struct punt_meta {
     enum kind_t : uint8_t { arp = 1, nd = 2, resolve = 3 };
     uint8_t kind;
-    uint8_t family;       // resolve: 4 or 6
-    uint16_t ifindex;     // arp/nd: ingress interface; resolve: egress interface
+    uint16_t ifindex;     // arp/nd: ingress interface
     uint16_t in_ifindex;  // resolve: ingress interface (no_interface: originated here)
-    uint8_t ip[16];       // resolve: address to resolve (IPv4 in the first 4 bytes)
+    neighbor_key target;  // resolve: the neighbor (egress interface, family, address)
 };
 
 inline constexpr uint16_t mbuf_priv_size = (sizeof(punt_meta) + RTE_MBUF_PRIV_ALIGN - 1) & ~(RTE_MBUF_PRIV_ALIGN - 1);
@@ -133,6 +133,11 @@ private:
                      uint32_t param, uint64_t now, tx_batch& out) noexcept;
     bool icmp_token(uint64_t now) noexcept;
     void punt(uint16_t port, rte_mbuf* m) noexcept;
+    void punt_nd(uint16_t port, rte_mbuf* m, uint16_t ifindex) noexcept;
+    // Rewrite and queue with the neighbor's MAC word, or (0) hand to the control lcore to resolve
+    // `target` (nullptr: the route's pinned gateway).
+    void send_to(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint64_t mac, uint16_t ether_type,
+                 const neighbor_key* target, uint16_t in_ifindex, tx_batch& out) noexcept;
     void drop(uint16_t port, rte_mbuf* m, drop_reason r) noexcept {
         count(ctr_->ports[port].drops[static_cast<unsigned>(r)]);
         rte_pktmbuf_free(m);

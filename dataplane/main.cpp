@@ -309,22 +309,9 @@ int run(int argc, char** argv) {
 
     auto nt = neighbor_table::create("mg_neighbors", 4096, qsbr);
     if (!nt) die(nt.error_message());
-    auto* rt = new runtime();
-    rt->generation = cfg.generation;
-    rt->interfaces = build_interfaces(cfg, port_of, port_mac);
-    for (size_t i = 0; i < rt->interfaces.size(); ++i) {
-        auto& pm = rt->ports[rt->interfaces[i].port];
-        if (rt->interfaces[i].vlan == 0)
-            pm.untagged = static_cast<uint16_t>(i);
-        else
-            pm.vlans.emplace_back(rt->interfaces[i].vlan, static_cast<uint16_t>(i));
-    }
-    rt->neighbors = nt.value();
-    auto routes = route_table::build(cfg, rt->interfaces, *rt->neighbors, "mg_routes");
-    if (!routes) die(routes.error_message());
-    rt->routes = std::move(routes).value();
-    rt->icmp_errors_per_second = cfg.icmp.errors_per_second;
-    rt->icmp_errors_burst = cfg.icmp.errors_burst;
+    auto built = build_runtime(cfg, port_of, port_mac, *nt.value(), "mg_routes");
+    if (!built) die(built.error_message());
+    runtime* rt = std::move(built).value().release();  // lives until exit
 
     auto* counters =
         static_cast<core_counters*>(rte_zmalloc("mg_counters", sizeof(core_counters) * (n_workers + 1), 64));

@@ -8,11 +8,6 @@ namespace {
 
 using namespace wire;
 
-constexpr uint16_t ether_ipv4 = 0x0800;
-constexpr uint16_t ether_ipv6 = 0x86dd;
-constexpr uint16_t ether_arp = 0x0806;
-constexpr uint16_t ether_vlan = 0x8100;
-constexpr uint16_t ether_qinq = 0x88a8;
 constexpr unsigned max_ipv6_ext_headers = 8;
 
 // Checks the transport header at l4 (len bytes of IP payload from there).

@@ -39,7 +39,7 @@ inline drop_reason parse_packet_fast(const uint8_t* f, uint32_t len, packet_info
         uint16_t type = wire::rd16(f + 12);
         const uint8_t* ip = f + 14;
         uint32_t avail = len - 14;
-        if (type == 0x0800 && ip[0] == 0x45) {
+        if (type == wire::ether_ipv4 && ip[0] == 0x45) {
             uint32_t total = wire::rd16(ip + 2);
             uint8_t proto = ip[9];
             uint32_t l4_len = total - 20;
@@ -55,7 +55,7 @@ inline drop_reason parse_packet_fast(const uint8_t* f, uint32_t len, packet_info
                     return drop_reason::none;
                 }
             }
-        } else if (type == 0x86dd && (ip[0] >> 4) == 6) {
+        } else if (type == wire::ether_ipv6 && (ip[0] >> 4) == 6) {
             uint32_t total = 40U + wire::rd16(ip + 4);
             uint8_t next = ip[6];
             uint32_t l4_len = total - 40;

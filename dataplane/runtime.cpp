@@ -10,6 +10,8 @@
 
 namespace meshgate::dataplane {
 
+namespace {
+
 std::vector<interface_rt> build_interfaces(const policy::config& cfg, const std::vector<uint16_t>& port_of,
                                            const std::vector<rte_ether_addr>& port_mac) {
     std::vector<interface_rt> out;
@@ -35,6 +37,31 @@ std::vector<interface_rt> build_interfaces(const policy::config& cfg, const std:
         out.push_back(std::move(r));
     }
     return out;
+}
+
+}  // namespace
+
+result<std::unique_ptr<runtime>> build_runtime(const policy::config& cfg, const std::vector<uint16_t>& port_of,
+                                               const std::vector<rte_ether_addr>& port_mac, neighbor_table& neighbors,
+                                               const std::string& name) {
+    auto rt = std::make_unique<runtime>();
+    rt->generation = cfg.generation;
+    rt->interfaces = build_interfaces(cfg, port_of, port_mac);
+    for (size_t i = 0; i < rt->interfaces.size(); ++i) {
+        auto& pm = rt->ports[rt->interfaces[i].port];
+        if (rt->interfaces[i].vlan == 0) {
+            pm.untagged = static_cast<uint16_t>(i);
+        } else {
+            pm.vlans.emplace_back(rt->interfaces[i].vlan, static_cast<uint16_t>(i));
+        }
+    }
+    rt->neighbors = &neighbors;
+    auto routes = route_table::build(cfg, rt->interfaces, neighbors, name);
+    if (!routes) return error{routes.error_message()};
+    rt->routes = std::move(routes).value();
+    rt->icmp_errors_per_second = cfg.icmp.errors_per_second;
+    rt->icmp_errors_burst = cfg.icmp.errors_burst;
+    return rt;
 }
 
 namespace {

@@ -121,9 +121,11 @@ struct runtime {
     uint32_t icmp_errors_burst = 100;
 };
 
-// Builds interface_rt entries; `port_of[i]` and `port_mac[i]` give interface i's port and the
-// MAC the port reported (used when the config sets none).
-std::vector<interface_rt> build_interfaces(const policy::config& cfg, const std::vector<uint16_t>& port_of,
-                                           const std::vector<rte_ether_addr>& port_mac);
+// Builds the runtime tables from a validated config. `port_of[i]` and `port_mac[i]` give
+// interface i's DPDK port and the MAC the port reported (used when the config sets none).
+// Route gateways get pinned slots in `neighbors`; `name` must be unique per process.
+result<std::unique_ptr<runtime>> build_runtime(const policy::config& cfg, const std::vector<uint16_t>& port_of,
+                                               const std::vector<rte_ether_addr>& port_mac, neighbor_table& neighbors,
+                                               const std::string& name);
 
 }  // namespace meshgate::dataplane

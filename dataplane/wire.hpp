@@ -6,6 +6,13 @@
 
 namespace meshgate::dataplane::wire {
 
+// EtherTypes (IEEE 802, RFC 7042).
+inline constexpr uint16_t ether_ipv4 = 0x0800;
+inline constexpr uint16_t ether_ipv6 = 0x86dd;
+inline constexpr uint16_t ether_arp = 0x0806;
+inline constexpr uint16_t ether_vlan = 0x8100;
+inline constexpr uint16_t ether_qinq = 0x88a8;
+
 inline uint16_t rd16(const uint8_t* p) noexcept {
     uint16_t v;
     std::memcpy(&v, p, 2);

@@ -44,22 +44,9 @@ pipeline::pipeline(const std::string& config_json) {
         m.addr_bytes[5] = static_cast<uint8_t>(it->second + 1);
         port_mac.push_back(m);
     }
-    rt_ = std::make_unique<dataplane::runtime>();
-    rt_->generation = cfg_.generation;
-    rt_->interfaces = build_interfaces(cfg_, port_of, port_mac);
-    for (size_t i = 0; i < rt_->interfaces.size(); ++i) {
-        auto& pm = rt_->ports[rt_->interfaces[i].port];
-        if (rt_->interfaces[i].vlan == 0)
-            pm.untagged = static_cast<uint16_t>(i);
-        else
-            pm.vlans.emplace_back(rt_->interfaces[i].vlan, static_cast<uint16_t>(i));
-    }
-    rt_->neighbors = nt_;
-    auto routes = route_table::build(cfg_, rt_->interfaces, *nt_, "r" + tag);
-    if (!routes) throw std::runtime_error(routes.error_message());
-    rt_->routes = std::move(routes).value();
-    rt_->icmp_errors_per_second = cfg_.icmp.errors_per_second;
-    rt_->icmp_errors_burst = cfg_.icmp.errors_burst;
+    auto built = build_runtime(cfg_, port_of, port_mac, *nt_, "r" + tag);
+    if (!built) throw std::runtime_error(built.error_message());
+    rt_ = std::move(built).value();
 
     fwd_ = std::make_unique<forwarder>(rt_.get(), pool_, indirect_, &counters_[0], punt_, hz);
     control_ =
