@@ -25,7 +25,7 @@ struct ipv4_addr {
 // IPv6 in network byte order.
 struct ipv6_addr {
     std::array<uint8_t, 16> bytes{};
-    auto operator<=>(const ipv6_addr&) const = default;
+    auto operator<=>(const ipv6_addr&) const = default;  // NOLINT(modernize-use-nullptr): clang-tidy 14 misreads it
     bool is_unspecified() const noexcept;
     bool is_multicast() const noexcept { return bytes[0] == 0xff; }
     bool is_link_local() const noexcept { return bytes[0] == 0xfe && (bytes[1] & 0xc0) == 0x80; }
