@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "snapshot.pb.h"
 
@@ -123,56 +124,46 @@ int find_interface(const config& c, const std::string& name) {
     return -1;
 }
 
+// One family's half of a route: the prefix canonical, the next hop on one of the interface's
+// subnets (IPv6: or link-local), no prefix routed twice.
+template <class Route, class Prefix, class Parse>
+bool translate_family_route(validator& v, const pb::Route& in, const std::string& f, const Prefix& prefix,
+                            uint32_t iface, const interface& ifc, const std::vector<Prefix>& subnets,
+                            std::vector<Route>& routes, Parse parse_addr, const char* family) {
+    if (prefix.network() != prefix.addr)
+        return v.fail(f + ".prefix", quoted(in.prefix()) + " has host bits set (did you mean " +
+                                         to_string(Prefix{prefix.network(), prefix.len}) + "?)");
+    Route r{prefix, std::nullopt, iface};
+    if (!in.next_hop().empty()) {
+        auto nh = parse_addr(in.next_hop());
+        if (!nh)
+            return v.fail(f + ".nextHop",
+                          quoted(in.next_hop()) + " is not an " + family + " address (the prefix is " + family + ")");
+        bool on_link = std::any_of(subnets.begin(), subnets.end(),
+                                   [&](const Prefix& p) { return p.contains(*nh) && p.addr != *nh; });
+        if constexpr (std::is_same_v<Prefix, ipv6_prefix>) on_link = on_link || nh->is_link_local();
+        if (!on_link)
+            return v.fail(f + ".nextHop",
+                          quoted(in.next_hop()) + " is not on a subnet of interface " + quoted(ifc.name));
+        r.next_hop = nh;
+    }
+    for (const auto& other : routes) {
+        if (other.prefix == r.prefix) return v.fail(f + ".prefix", quoted(in.prefix()) + " is routed twice");
+    }
+    routes.push_back(r);
+    return true;
+}
+
 bool translate_route(validator& v, const pb::Route& in, const std::string& f, config& c) {
     int iface = find_interface(c, in.interface());
     if (in.interface().empty()) return v.fail(f + ".interface", "is required");
     if (iface < 0) return v.fail(f + ".interface", quoted(in.interface()) + " names no interface");
     const auto& ifc = c.interfaces[static_cast<size_t>(iface)];
-    if (auto p4 = parse_ipv4_prefix(in.prefix())) {
-        if (p4->network() != p4->addr)
-            return v.fail(f + ".prefix", quoted(in.prefix()) + " has host bits set (did you mean " +
-                                             to_string(ipv4_prefix{p4->network(), p4->len}) + "?)");
-        route4 r{*p4, std::nullopt, static_cast<uint32_t>(iface)};
-        if (!in.next_hop().empty()) {
-            auto nh = parse_ipv4(in.next_hop());
-            if (!nh)
-                return v.fail(f + ".nextHop", quoted(in.next_hop()) + " is not an IPv4 address (the prefix is IPv4)");
-            bool on_link = std::any_of(ifc.ipv4.begin(), ifc.ipv4.end(),
-                                       [&](const ipv4_prefix& p) { return p.contains(*nh) && p.addr != *nh; });
-            if (!on_link)
-                return v.fail(f + ".nextHop",
-                              quoted(in.next_hop()) + " is not on a subnet of interface " + quoted(ifc.name));
-            r.next_hop = nh;
-        }
-        for (const auto& other : c.routes4) {
-            if (other.prefix == r.prefix) return v.fail(f + ".prefix", quoted(in.prefix()) + " is routed twice");
-        }
-        c.routes4.push_back(r);
-        return true;
-    }
-    if (auto p6 = parse_ipv6_prefix(in.prefix())) {
-        if (p6->network() != p6->addr)
-            return v.fail(f + ".prefix", quoted(in.prefix()) + " has host bits set (did you mean " +
-                                             to_string(ipv6_prefix{p6->network(), p6->len}) + "?)");
-        route6 r{*p6, std::nullopt, static_cast<uint32_t>(iface)};
-        if (!in.next_hop().empty()) {
-            auto nh = parse_ipv6(in.next_hop());
-            if (!nh)
-                return v.fail(f + ".nextHop", quoted(in.next_hop()) + " is not an IPv6 address (the prefix is IPv6)");
-            bool on_link = nh->is_link_local() ||
-                           std::any_of(ifc.ipv6.begin(), ifc.ipv6.end(),
-                                       [&](const ipv6_prefix& p) { return p.contains(*nh) && p.addr != *nh; });
-            if (!on_link)
-                return v.fail(f + ".nextHop",
-                              quoted(in.next_hop()) + " is not on a subnet of interface " + quoted(ifc.name));
-            r.next_hop = nh;
-        }
-        for (const auto& other : c.routes6) {
-            if (other.prefix == r.prefix) return v.fail(f + ".prefix", quoted(in.prefix()) + " is routed twice");
-        }
-        c.routes6.push_back(r);
-        return true;
-    }
+    auto ifx = static_cast<uint32_t>(iface);
+    if (auto p4 = parse_ipv4_prefix(in.prefix()))
+        return translate_family_route(v, in, f, *p4, ifx, ifc, ifc.ipv4, c.routes4, parse_ipv4, "IPv4");
+    if (auto p6 = parse_ipv6_prefix(in.prefix()))
+        return translate_family_route(v, in, f, *p6, ifx, ifc, ifc.ipv6, c.routes6, parse_ipv6, "IPv6");
     return v.fail(f + ".prefix", quoted(in.prefix()) + " is not an IPv4 or IPv6 prefix (address/len)");
 }
 
