@@ -4,6 +4,7 @@
 #include <rte_hash.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_ring.h>
 
 #include <algorithm>
@@ -48,6 +49,15 @@ bool is_own_v6(const interface_rt& ifc, const uint8_t* ip) noexcept {
     return false;
 }
 
+bool own_v6_prefix_of(const interface_rt& ifc, const uint8_t* ip) noexcept {
+    ipv6_addr a;
+    std::memcpy(a.bytes.data(), ip, 16);
+    for (const auto& p : ifc.ipv6) {
+        if (p.contains(a)) return true;
+    }
+    return false;
+}
+
 const ipv6_addr* own_v6_on_subnet(const interface_rt& ifc, const uint8_t* ip) noexcept {
     ipv6_addr a;
     std::memcpy(a.bytes.data(), ip, 16);
@@ -79,7 +89,13 @@ const uint8_t* find_nd_option(const uint8_t* opt, uint32_t len, uint8_t type, bo
 
 control_plane::control_plane(const runtime* rt, neighbor_table* neighbors, rte_mempool* pool, core_counters* counters,
                              uint64_t tsc_hz, neighbor_timers timers) noexcept
-    : rt_(rt), nt_(neighbors), pool_(pool), ctr_(counters), timers_(timers), timer_step_(tsc_hz / 20) {}
+    : rt_(rt),
+      nt_(neighbors),
+      pool_(pool),
+      ctr_(counters),
+      timers_(timers),
+      timer_step_(tsc_hz / 20),
+      held_limit_(std::max(64U, pool->size / 8)) {}
 
 result<bool> control_plane::install_static_neighbors(const policy::config& cfg) {
     for (size_t i = 0; i < cfg.interfaces.size(); ++i) {
@@ -141,7 +157,8 @@ void control_plane::handle(rte_mbuf* m, uint64_t now) noexcept {
     }
 }
 
-void control_plane::confirm(const neighbor_key& key, const rte_ether_addr& mac, bool create, uint64_t now) noexcept {
+void control_plane::confirm(const neighbor_key& key, const rte_ether_addr& mac, bool create, uint64_t now,
+                            neighbor_state st) noexcept {
     int32_t slot = create ? nt_->find_or_add(key) : nt_->find(key);
     if (slot < 0) {
         if (create)
@@ -151,9 +168,35 @@ void control_plane::confirm(const neighbor_key& key, const rte_ether_addr& mac, 
     }
     auto& e = nt_->entry(static_cast<uint32_t>(slot));
     if (e.state == neighbor_state::permanent) return;
-    nt_->set_mac(static_cast<uint32_t>(slot), mac, neighbor_state::reachable, now + timers_.reachable);
+    // A STALE entry is used as it is and probed when its time is up, like a REACHABLE one.
+    nt_->set_mac(static_cast<uint32_t>(slot), mac, st, now + timers_.reachable);
     count(ctr_->neighbors_learned);
     release_held(static_cast<uint32_t>(slot));
+}
+
+// RFC 4861 7.2.5: what a neighbor advertisement changes in an existing entry.
+void control_plane::advert(const neighbor_key& key, const uint8_t* tlla, bool solicited, bool override_flag,
+                           uint64_t now) noexcept {
+    int32_t s = nt_->find(key);
+    if (s < 0) return;  // unsolicited news about a stranger: nothing to update
+    auto slot = static_cast<uint32_t>(s);
+    auto& e = nt_->entry(slot);
+    if (e.state == neighbor_state::permanent) return;
+    rte_ether_addr cur;
+    bool has = nt_->slot_mac(slot, cur);
+    rte_ether_addr mac;
+    if (tlla != nullptr) std::memcpy(mac.addr_bytes, tlla, 6);
+    if (!has) {
+        if (tlla == nullptr) return;  // an incomplete entry needs the address
+        return confirm(key, mac, false, now, solicited ? neighbor_state::reachable : neighbor_state::stale);
+    }
+    bool differs = tlla != nullptr && std::memcmp(cur.addr_bytes, tlla, 6) != 0;
+    if (differs && !override_flag) {
+        if (e.state == neighbor_state::reachable) e.state = neighbor_state::stale;  // keep the cached MAC
+        return;
+    }
+    if (solicited) return confirm(key, differs ? mac : cur, false, now, neighbor_state::reachable);
+    if (differs) confirm(key, mac, false, now, neighbor_state::stale);
 }
 
 void control_plane::handle_arp(rte_mbuf* m, uint16_t ifindex, uint64_t now) noexcept {
@@ -213,24 +256,32 @@ void control_plane::handle_nd(rte_mbuf* m, uint16_t ifindex, uint64_t now) noexc
     if (icmp[0] == icmp6::neighbor_advert) {
         const uint8_t* tlla = find_nd_option(icmp + 24, len - 24, nd_opt_target_lla, opts_ok);
         bool solicited = (icmp[4] & 0x40) != 0;
+        bool override_flag = (icmp[4] & 0x20) != 0;
         if (!opts_ok || (solicited && ip[24] == 0xff)) return drop(ifc.port, m, drop_reason::nd_malformed);
-        if (tlla != nullptr && unicast_mac(tlla)) {
-            rte_ether_addr mac;
-            std::memcpy(mac.addr_bytes, tlla, 6);
-            confirm(neighbor_key::v6(ifindex, target), mac, false, now);
-        }
+        advert(neighbor_key::v6(ifindex, target), tlla != nullptr && unicast_mac(tlla) ? tlla : nullptr, solicited,
+               override_flag, now);
         rte_pktmbuf_free(m);
         return;
     }
-    // Neighbor solicitation.
+    // Neighbor solicitation. From the unspecified address (DAD) it must go to the target's
+    // solicited-node address and carry no source link-layer option (RFC 4861 7.1.1).
     const uint8_t* slla = find_nd_option(icmp + 24, len - 24, nd_opt_source_lla, opts_ok);
-    if (!opts_ok || (src_unspecified && (slla != nullptr || ip[24] != 0xff)))
+    static constexpr uint8_t sn_prefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+    bool to_solicited_node = std::memcmp(ip + 24, sn_prefix, 13) == 0 && std::memcmp(ip + 37, target + 13, 3) == 0;
+    if (!opts_ok || (src_unspecified && (slla != nullptr || !to_solicited_node)))
         return drop(ifc.port, m, drop_reason::nd_malformed);
     if (!is_own_v6(ifc, target)) return drop(ifc.port, m, drop_reason::nd_not_for_us);
-    if (!src_unspecified && slla != nullptr && unicast_mac(slla)) {
+    // The NA built in place below is 32 bytes of ICMPv6: check the room before writing.
+    constexpr uint32_t na_len = 32;
+    if (info.l3_offset + info.l3_len + na_len > static_cast<uint32_t>(m->buf_len - m->data_off))
+        return drop(ifc.port, m, drop_reason::nd_malformed);
+    // RFC 4861 7.2.3: learn the sender (STALE) when it is on the link: link-local or on one of
+    // the interface's prefixes; spoofed off-link sources create nothing.
+    if (!src_unspecified && slla != nullptr && unicast_mac(slla) &&
+        ((ip[8] == 0xfe && (ip[9] & 0xc0) == 0x80) || own_v6_prefix_of(ifc, ip + 8))) {
         rte_ether_addr mac;
         std::memcpy(mac.addr_bytes, slla, 6);
-        confirm(neighbor_key::v6(ifindex, ip + 8), mac, true, now);
+        confirm(neighbor_key::v6(ifindex, ip + 8), mac, true, now, neighbor_state::stale);
     }
     // RFC 4861 7.2.4: answer with a solicited NA (router flag, override) carrying our MAC; a DAD
     // probe (unspecified source) is answered to all-nodes without the solicited flag.
@@ -260,10 +311,7 @@ void control_plane::handle_nd(rte_mbuf* m, uint16_t ifindex, uint64_t now) noexc
     icmp[24] = nd_opt_target_lla;
     icmp[25] = 1;
     std::memcpy(icmp + 26, ifc.mac.addr_bytes, 6);
-    constexpr uint32_t na_len = 32;
     uint32_t new_total = info.l3_len + na_len;
-    if (info.l3_offset + new_total > static_cast<uint32_t>(m->buf_len - m->data_off))
-        return drop(ifc.port, m, drop_reason::nd_malformed);
     wr16(ip + 4, static_cast<uint16_t>(new_total - 40));
     ip[6] = ip_proto::icmpv6;  // extension headers, if any, are not echoed back
     ip[7] = 255;
@@ -298,12 +346,20 @@ void control_plane::handle_resolve(rte_mbuf* m, uint64_t now) noexcept {
             return drop(egress.port, m, drop_reason::no_headroom);
         return send(m);
     }
-    if (e.hold_count == neighbor_hold_max) {
-        drop(egress.port, e.hold[0], drop_reason::neighbor_hold_full);
-        std::copy(e.hold + 1, e.hold + neighbor_hold_max, e.hold);
-        --e.hold_count;
+    // Bounded per neighbor (oldest dropped) and in total (a sweep of a large subnet must not eat
+    // the pool: then the new packet is dropped, but the neighbor is still resolved).
+    if (held_total_ >= held_limit_ && e.hold_count == 0) {
+        drop(egress.port, m, drop_reason::neighbor_hold_full);
+    } else {
+        if (e.hold_count == neighbor_hold_max || held_total_ >= held_limit_) {
+            drop(egress.port, e.hold[0], drop_reason::neighbor_hold_full);
+            std::copy(e.hold + 1, e.hold + e.hold_count, e.hold);
+            --e.hold_count;
+            --held_total_;
+        }
+        e.hold[e.hold_count++] = m;
+        ++held_total_;
     }
-    e.hold[e.hold_count++] = m;
     if (e.state == neighbor_state::none || e.state == neighbor_state::failed) {
         e.state = neighbor_state::incomplete;
         e.probes = 1;
@@ -325,6 +381,7 @@ void control_plane::release_held(uint32_t slot) noexcept {
         }
         send(m);
     }
+    held_total_ -= e.hold_count;
     e.hold_count = 0;
 }
 
@@ -336,6 +393,7 @@ void control_plane::drop_held(uint32_t slot, uint64_t now) noexcept {
             err_fwd_->unreachable(e.hold[i], e.key.family, meta_of(e.hold[i])->in_ifindex, now, *err_batch_);
         drop(egress.port, e.hold[i], drop_reason::neighbor_unresolved);
     }
+    held_total_ -= e.hold_count;
     e.hold_count = 0;
     send_batch();
 }

@@ -56,7 +56,10 @@ private:
     void handle_nd(rte_mbuf* m, uint16_t ifindex, uint64_t now) noexcept;
     void handle_resolve(rte_mbuf* m, uint64_t now) noexcept;
     // A neighbor's MAC was seen; `create` adds an entry that did not exist.
-    void confirm(const neighbor_key& key, const rte_ether_addr& mac, bool create, uint64_t now) noexcept;
+    void confirm(const neighbor_key& key, const rte_ether_addr& mac, bool create, uint64_t now,
+                 neighbor_state st = neighbor_state::reachable) noexcept;
+    void advert(const neighbor_key& key, const uint8_t* tlla, bool solicited, bool override_flag,
+                uint64_t now) noexcept;
     void solicit(uint32_t slot, bool unicast) noexcept;
     void release_held(uint32_t slot) noexcept;
     void drop_held(uint32_t slot, uint64_t now) noexcept;
@@ -73,6 +76,8 @@ private:
     uint64_t timer_step_;  // how often the neighbor timers are scanned
     uint64_t next_scan_ = 0;
     std::vector<worker_rings> workers_;
+    uint32_t held_total_ = 0;  // packets held across all neighbors
+    uint32_t held_limit_;      // an eighth of the mbuf pool
     forwarder* err_fwd_ = nullptr;
     tx_batch* err_batch_ = nullptr;
     rte_ring* self_punt_ = nullptr;

@@ -7,46 +7,49 @@
 namespace meshgate::dataplane {
 
 // X(name, description)
-#define MESHGATE_DROP_REASONS(X)                                                        \
-    X(none, "not dropped")                                                              \
-    X(runt_frame, "frame shorter than its Ethernet header")                             \
-    X(multi_segment, "chained mbuf (frames larger than one buffer are not accepted)")   \
-    X(l2_not_for_us, "unicast frame to another MAC address")                            \
-    X(vlan_unknown, "VLAN tag (or QinQ) of no configured interface")                    \
-    X(ethertype_unsupported, "EtherType other than IPv4, IPv6, ARP")                    \
-    X(arp_malformed, "ARP packet too short or not Ethernet/IPv4")                       \
-    X(arp_not_for_us, "ARP packet for an address that is not ours")                     \
-    X(ipv4_truncated, "IPv4 header or total length beyond the frame")                   \
-    X(ipv4_bad_version, "IPv4 EtherType with another IP version")                       \
-    X(ipv4_bad_ihl, "IPv4 header length below 20 bytes")                                \
-    X(ipv4_bad_checksum, "IPv4 header checksum wrong")                                  \
-    X(ipv4_bad_source, "IPv4 source that is not a unicast host (RFC 1812 5.3.7)")       \
-    X(ipv4_bad_destination, "IPv4 destination not forwardable (0/8, 127/8, broadcast)") \
-    X(ipv6_truncated, "IPv6 header or payload length beyond the frame")                 \
-    X(ipv6_bad_version, "IPv6 EtherType with another IP version")                       \
-    X(ipv6_bad_source, "IPv6 source multicast or loopback")                             \
-    X(ipv6_bad_ext_header, "IPv6 extension header chain malformed or too long")         \
-    X(ipv6_link_local_forward, "IPv6 link-local source or destination not forwarded")   \
-    X(l4_truncated, "TCP/UDP/SCTP/ICMP header beyond the IP payload")                   \
-    X(tcp_bad_offset, "TCP data offset below 5 or beyond the payload")                  \
-    X(udp_bad_length, "UDP length field disagrees with the IP payload")                 \
-    X(multicast_unsupported, "multicast destination (not routed)")                      \
-    X(no_route, "no route to the destination (ICMP unreachable sent)")                  \
-    X(ttl_exceeded, "TTL or hop limit expired (ICMP time exceeded sent)")               \
-    X(mtu_exceeded, "larger than the egress MTU and may not be fragmented (ICMP sent)") \
-    X(fragmentation_failed, "IPv4 fragmentation failed (no buffers)")                   \
-    X(directed_broadcast, "subnet-directed broadcast (not forwarded, RFC 2644)")        \
-    X(local_unsupported, "to an own address, protocol not served")                      \
-    X(icmp_malformed, "ICMP/ICMPv6 message to us malformed or bad checksum")            \
-    X(nd_malformed, "IPv6 neighbor discovery message invalid (RFC 4861 7.1)")           \
-    X(nd_not_for_us, "neighbor solicitation for an address that is not ours")           \
-    X(icmp_rate_limited, "ICMP error suppressed by the rate limit")                     \
-    X(icmp_no_buffer, "no mbuf for an ICMP error or reply")                             \
-    X(control_ring_full, "hand-off ring to the control lcore full")                     \
-    X(neighbor_hold_full, "neighbor hold queue full (oldest packet dropped)")           \
-    X(neighbor_unresolved, "next hop did not answer ARP/NS (ICMP unreachable sent)")    \
-    X(neighbor_table_full, "neighbor table full")                                       \
-    X(no_headroom, "no mbuf headroom for the Ethernet header")                          \
+#define MESHGATE_DROP_REASONS(X)                                                                          \
+    X(none, "not dropped")                                                                                \
+    X(runt_frame, "frame shorter than its Ethernet header")                                               \
+    X(multi_segment, "chained mbuf (frames larger than one buffer are not accepted)")                     \
+    X(l2_not_for_us, "unicast frame to another MAC address")                                              \
+    X(vlan_unknown, "VLAN tag (or QinQ) of no configured interface")                                      \
+    X(ethertype_unsupported, "EtherType other than IPv4, IPv6, ARP")                                      \
+    X(arp_malformed, "ARP packet too short or not Ethernet/IPv4")                                         \
+    X(arp_not_for_us, "ARP packet for an address that is not ours")                                       \
+    X(ipv4_truncated, "IPv4 header or total length beyond the frame")                                     \
+    X(ipv4_bad_version, "IPv4 EtherType with another IP version")                                         \
+    X(ipv4_bad_ihl, "IPv4 header length below 20 bytes")                                                  \
+    X(ipv4_bad_checksum, "IPv4 header checksum wrong")                                                    \
+    X(ipv4_bad_source, "IPv4 source that is not a unicast host (RFC 1812 5.3.7)")                         \
+    X(ipv4_bad_destination, "IPv4 destination not forwardable (0/8, 127/8, 240/4, broadcast)")            \
+    X(ipv4_link_local_forward, "IPv4 link-local (169.254/16) source or destination, RFC 3927 7")          \
+    X(ipv6_truncated, "IPv6 header or payload length beyond the frame")                                   \
+    X(ipv6_bad_version, "IPv6 EtherType with another IP version")                                         \
+    X(ipv6_bad_source, "IPv6 source multicast, loopback or unspecified (RFC 4291 2.5)")                   \
+    X(ipv6_bad_destination, "IPv6 destination loopback or unspecified (RFC 4291 2.5)")                    \
+    X(ipv6_bad_ext_header, "IPv6 extension header chain malformed or too long")                           \
+    X(ipv6_link_local_forward, "IPv6 link-local source or destination not forwarded")                     \
+    X(l4_truncated, "TCP/UDP/SCTP/ICMP header beyond the IP payload")                                     \
+    X(tcp_bad_offset, "TCP data offset below 5 or beyond the payload")                                    \
+    X(udp_bad_length, "UDP length field disagrees with the IP payload")                                   \
+    X(multicast_unsupported, "multicast destination (not routed)")                                        \
+    X(l2_group_not_routed, "unicast IP for another host in a broadcast/multicast frame (RFC 1812 5.3.4)") \
+    X(no_route, "no route to the destination (ICMP unreachable sent)")                                    \
+    X(ttl_exceeded, "TTL or hop limit expired (ICMP time exceeded sent)")                                 \
+    X(mtu_exceeded, "larger than the egress MTU and may not be fragmented (ICMP sent)")                   \
+    X(fragmentation_failed, "IPv4 fragmentation failed (no buffers)")                                     \
+    X(directed_broadcast, "subnet-directed broadcast (not forwarded, RFC 2644)")                          \
+    X(local_unsupported, "to an own address, protocol not served")                                        \
+    X(icmp_malformed, "ICMP/ICMPv6 message to us malformed or bad checksum")                              \
+    X(nd_malformed, "IPv6 neighbor discovery message invalid (RFC 4861 7.1)")                             \
+    X(nd_not_for_us, "neighbor solicitation for an address that is not ours")                             \
+    X(icmp_rate_limited, "ICMP error suppressed by the rate limit")                                       \
+    X(icmp_no_buffer, "no mbuf for an ICMP error or reply")                                               \
+    X(control_ring_full, "hand-off ring to the control lcore full")                                       \
+    X(neighbor_hold_full, "neighbor hold queue full (oldest packet dropped)")                             \
+    X(neighbor_unresolved, "next hop did not answer ARP/NS (ICMP unreachable sent)")                      \
+    X(neighbor_table_full, "neighbor table full")                                                         \
+    X(no_headroom, "no mbuf headroom for the Ethernet header")                                            \
     X(tx_full, "transmit queue full")
 
 enum class drop_reason : uint8_t {

@@ -14,7 +14,9 @@ namespace {
 
 using namespace wire;
 
-constexpr unsigned max_fragments = 8;
+// Enough for a 9000-byte packet over a 576-byte MTU, or 1500 bytes over 68; beyond that the
+// packet is dropped as fragmentation_failed.
+constexpr unsigned max_fragments = 32;
 
 // Drops any Ethernet padding after the IP packet.
 inline void trim_padding(rte_mbuf* m, const packet_info& info) noexcept {
@@ -41,9 +43,9 @@ inline bool is_all_nodes(const uint8_t* a) noexcept {
 
 }  // namespace
 
-forwarder::forwarder(const runtime* rt, rte_mempool* pool, rte_mempool* indirect_pool, core_counters* counters,
-                     rte_ring* punt_ring, uint64_t tsc_hz) noexcept
-    : rt_(rt), pool_(pool), indirect_pool_(indirect_pool), ctr_(counters), punt_ring_(punt_ring) {
+forwarder::forwarder(const runtime* rt, rte_mempool* pool, core_counters* counters, rte_ring* punt_ring,
+                     uint64_t tsc_hz) noexcept
+    : rt_(rt), pool_(pool), ctr_(counters), punt_ring_(punt_ring) {
     uint32_t rate = rt->icmp_errors_per_second == 0 ? 1 : rt->icmp_errors_per_second;
     icmp_cost_ = tsc_hz / rate;
     icmp_cap_ = icmp_cost_ * (rt->icmp_errors_burst == 0 ? 1 : rt->icmp_errors_burst);
@@ -129,12 +131,19 @@ void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info,
     uint32_t src = rd32(ip + 12);
     uint32_t dst = rd32(ip + 16);
     // RFC 1812 5.3.7: martian sources are not forwarded, nor answered.
-    if (src == 0xffffffff || (src >> 28) == 0xe || (src >> 24) == 127 || (src >> 24) == 0)
+    if (src == 0xffffffff || (src >> 28) >= 0xe || (src >> 24) == 127 || (src >> 24) == 0)
         return drop(port, m, drop_reason::ipv4_bad_source);
     if ((dst >> 28) == 0xe) return drop(port, m, drop_reason::multicast_unsupported);
-    if (dst == 0xffffffff || (dst >> 24) == 127 || (dst >> 24) == 0)
+    if ((dst >> 28) == 0xf || (dst >> 24) == 127 || (dst >> 24) == 0)
         return drop(port, m, drop_reason::ipv4_bad_destination);
     const next_hop* nh = rt_->routes->lookup4(dst);
+    bool local = nh != nullptr && nh->kind == nh_kind::local;
+    // RFC 1812 5.3.4: a unicast packet for someone else in a link-layer broadcast or multicast
+    // frame is discarded, and draws no error.
+    if (!local && (rte_pktmbuf_mtod(m, const uint8_t*)[0] & 1) != 0)
+        return drop(port, m, drop_reason::l2_group_not_routed);
+    if (!local && ((src >> 16) == 0xa9fe || (dst >> 16) == 0xa9fe))
+        return drop(port, m, drop_reason::ipv4_link_local_forward);
     if (nh == nullptr) {
         icmp4_error(ip, info, ifindex, icmp4::dest_unreachable, icmp4::code_net_unreachable, 0, now, out);
         return drop(port, m, drop_reason::no_route);
@@ -173,7 +182,9 @@ void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info,
 void forwarder::fragment4(uint16_t port, rte_mbuf* m, const next_hop& nh, uint32_t dst, uint16_t ifindex,
                           tx_batch& out) noexcept {
     rte_mbuf* frags[max_fragments];
-    int32_t n = rte_ipv4_fragment_packet(m, frags, max_fragments, static_cast<uint16_t>(nh.mtu), pool_, indirect_pool_);
+    // Single-segment fragments (copied), so that every PMD can send them without multi-segment
+    // TX support, and the control lcore can parse them if they wait for a neighbor.
+    int32_t n = rte_ipv4_fragment_copy_nonseg_packet(m, frags, max_fragments, static_cast<uint16_t>(nh.mtu), pool_);
     rte_pktmbuf_free(m);
     if (n < 0) {
         count(ctr_->ports[port].drops[static_cast<unsigned>(drop_reason::fragmentation_failed)]);
@@ -230,23 +241,28 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
     const uint8_t* src = ip + 8;
     const uint8_t* dst = ip + 24;
     static constexpr uint8_t loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    if (src[0] == 0xff || std::memcmp(src, loopback, 16) == 0) return drop(port, m, drop_reason::ipv6_bad_source);
+    static constexpr uint8_t unspecified[16] = {};
     bool nd = info.has_l4 && info.l4_proto == ip_proto::icmpv6 &&
               (ip[info.l3_len] == icmp6::neighbor_solicit || ip[info.l3_len] == icmp6::neighbor_advert);
+    // RFC 4291 2.5.2/2.5.3: never from multicast or loopback, never to loopback or unspecified.
+    // The unspecified source is legal only for duplicate address detection (an NS).
+    if (src[0] == 0xff || std::memcmp(src, loopback, 16) == 0 || (!nd && std::memcmp(src, unspecified, 16) == 0))
+        return drop(port, m, drop_reason::ipv6_bad_source);
+    if (std::memcmp(dst, loopback, 16) == 0 || std::memcmp(dst, unspecified, 16) == 0)
+        return drop(port, m, drop_reason::ipv6_bad_destination);
     if (dst[0] == 0xff) {
-        if (nd && (is_solicited_node(dst) || is_all_nodes(dst))) {
-            return punt_nd(port, m, ifindex);
-        }
+        if (nd && (is_solicited_node(dst) || is_all_nodes(dst))) return punt_nd(port, m, ifindex);
         return drop(port, m, drop_reason::multicast_unsupported);
     }
-    bool link_local_dst = dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80;
-    if (link_local_dst) {
-        if (nd) {  // NS/NA to a link-local address: ours or not, the control lcore decides
-            return punt_nd(port, m, ifindex);
-        }
+    if (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80) {
+        // NS/NA to a link-local address: ours or not, the control lcore decides.
+        if (nd) return punt_nd(port, m, ifindex);
         return drop(port, m, drop_reason::ipv6_link_local_forward);
     }
     const next_hop* nh = rt_->routes->lookup6(dst);
+    bool local = nh != nullptr && nh->kind == nh_kind::local;
+    if (!local && (rte_pktmbuf_mtod(m, const uint8_t*)[0] & 1) != 0)
+        return drop(port, m, drop_reason::l2_group_not_routed);
     if (nh == nullptr) {
         icmp6_error(ip, info, ifindex, icmp6::dest_unreachable, icmp6::code_no_route, 0, now, out);
         return drop(port, m, drop_reason::no_route);
@@ -257,8 +273,12 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
         }
         return local_ipv6(port, m, info, ifindex, now, out);
     }
-    // RFC 4291 2.5.6: packets with a link-local source are not forwarded.
-    if (src[0] == 0xfe && (src[1] & 0xc0) == 0x80) return drop(port, m, drop_reason::ipv6_link_local_forward);
+    // RFC 4291 2.5.6: packets with a link-local source are not forwarded; RFC 4443 3.1 code 2
+    // (beyond the scope of the source address) tells the sender.
+    if (src[0] == 0xfe && (src[1] & 0xc0) == 0x80) {
+        icmp6_error(ip, info, ifindex, icmp6::dest_unreachable, 2, 0, now, out);
+        return drop(port, m, drop_reason::ipv6_link_local_forward);
+    }
     uint8_t hop_limit = ip[7];
     if (hop_limit <= 1) {
         icmp6_error(ip, info, ifindex, icmp6::time_exceeded, 0, 0, now, out);
@@ -300,7 +320,7 @@ void forwarder::local_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, 
     icmp[0] = icmp6::echo_reply;
     wr16(icmp + 2, checksum_adjust(rd16(icmp + 2), old_word, rd16(icmp)));
     trim_padding(m, info);
-    const next_hop* nh = rt_->routes->lookup6(tmp);
+    const next_hop* nh = route6_to(tmp, ifindex);
     if (nh == nullptr || nh->kind != nh_kind::forward) return drop(port, m, drop_reason::no_route);
     count(ctr_->icmp_echo_replies);
     emit6(m, info.l3_offset, *nh, tmp, no_interface, out);
@@ -331,24 +351,25 @@ bool forwarder::icmp_token(uint64_t now) noexcept {
     return true;
 }
 
+// RFC 1812 4.3.2.4: an error goes from an address of the interface it leaves on; the ingress
+// interface's address when that one has none.
 void forwarder::icmp4_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type, uint8_t code,
                             uint32_t rest, uint64_t now, tx_batch& out) noexcept {
-    const auto& ifc = rt_->interfaces[ifindex];
-    if (ifc.ipv4_primary == 0 || !icmp4_error_permitted(ip, info)) return;
-    uint16_t port = ifc.port;
+    if (!icmp4_error_permitted(ip, info)) return;
+    uint32_t dst = rd32(ip + 12);
+    const next_hop* nh = rt_->routes->lookup4(dst);
+    if (nh == nullptr || nh->kind != nh_kind::forward) return;
+    uint32_t src = rt_->interfaces[nh->ifindex].ipv4_primary;
+    if (src == 0) src = rt_->interfaces[ifindex].ipv4_primary;
+    uint16_t port = rt_->interfaces[ifindex].port;
+    if (src == 0) return;
     if (!icmp_token(now)) {
         count(ctr_->ports[port].drops[static_cast<unsigned>(drop_reason::icmp_rate_limited)]);
         return;
     }
-    rte_mbuf* e = make_icmp4_error(pool_, ip, info.ip_total, ifc.ipv4_primary, type, code, rest);
+    rte_mbuf* e = make_icmp4_error(pool_, ip, info.ip_total, src, type, code, rest);
     if (e == nullptr) {
         count(ctr_->ports[port].drops[static_cast<unsigned>(drop_reason::icmp_no_buffer)]);
-        return;
-    }
-    uint32_t dst = rd32(ip + 12);
-    const next_hop* nh = rt_->routes->lookup4(dst);
-    if (nh == nullptr || nh->kind != nh_kind::forward) {
-        rte_pktmbuf_free(e);
         return;
     }
     count(ctr_->icmp_errors_sent);
@@ -357,26 +378,33 @@ void forwarder::icmp4_error(const uint8_t* ip, const packet_info& info, uint16_t
 
 void forwarder::icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type, uint8_t code,
                             uint32_t param, uint64_t now, tx_batch& out) noexcept {
-    const auto& ifc = rt_->interfaces[ifindex];
-    if (!ifc.has_ipv6 || !icmp6_error_permitted(ip, info, type == icmp6::packet_too_big)) return;
-    uint16_t port = ifc.port;
+    if (!icmp6_error_permitted(ip, info, type == icmp6::packet_too_big)) return;
+    uint8_t dst[16];
+    std::memcpy(dst, ip + 8, 16);
+    const next_hop* nh = route6_to(dst, ifindex);
+    if (nh == nullptr || nh->kind != nh_kind::forward) return;
+    const interface_rt* from = &rt_->interfaces[nh->ifindex];
+    if (!from->has_ipv6) from = &rt_->interfaces[ifindex];
+    uint16_t port = rt_->interfaces[ifindex].port;
+    if (!from->has_ipv6) return;
     if (!icmp_token(now)) {
         count(ctr_->ports[port].drops[static_cast<unsigned>(drop_reason::icmp_rate_limited)]);
         return;
     }
-    rte_mbuf* e = make_icmp6_error(pool_, ip, info.ip_total, ifc.ipv6_primary, type, code, param);
+    rte_mbuf* e = make_icmp6_error(pool_, ip, info.ip_total, from->ipv6_primary, type, code, param);
     if (e == nullptr) {
         count(ctr_->ports[port].drops[static_cast<unsigned>(drop_reason::icmp_no_buffer)]);
         return;
     }
-    const uint8_t* dst = rte_pktmbuf_mtod_offset(e, const uint8_t*, 24);
-    const next_hop* nh = rt_->routes->lookup6(dst);
-    if (nh == nullptr || nh->kind != nh_kind::forward) {
-        rte_pktmbuf_free(e);
-        return;
-    }
     count(ctr_->icmp_errors_sent);
     emit6(e, 0, *nh, dst, no_interface, out);
+}
+
+// Where a packet to `dst` that answers one received on `ifindex` goes: a link-local address is on
+// that same link (RFC 4291 2.5.6), anything else is routed.
+const next_hop* forwarder::route6_to(const uint8_t* dst, uint16_t ifindex) const noexcept {
+    if (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80) return &rt_->on_link[ifindex];
+    return rt_->routes->lookup6(dst);
 }
 
 void forwarder::emit4(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint32_t dst, uint16_t in_ifindex,

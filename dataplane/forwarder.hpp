@@ -92,8 +92,8 @@ inline bool write_l2(rte_mbuf* m, uint16_t l2_have, const interface_rt& ifc, con
 class forwarder {
 public:
     // Thread contract: built on the main lcore, then used only by its worker lcore.
-    forwarder(const runtime* rt, rte_mempool* pool, rte_mempool* indirect_pool, core_counters* counters,
-              rte_ring* punt_ring, uint64_t tsc_hz) noexcept;
+    forwarder(const runtime* rt, rte_mempool* pool, core_counters* counters, rte_ring* punt_ring,
+              uint64_t tsc_hz) noexcept;
 
     // Handles a received burst from `port`, filling `out`.
     void process(uint16_t port, rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept;
@@ -132,6 +132,7 @@ private:
     void icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t ifindex, uint8_t type, uint8_t code,
                      uint32_t param, uint64_t now, tx_batch& out) noexcept;
     bool icmp_token(uint64_t now) noexcept;
+    const next_hop* route6_to(const uint8_t* dst, uint16_t ifindex) const noexcept;
     void punt(uint16_t port, rte_mbuf* m) noexcept;
     void punt_nd(uint16_t port, rte_mbuf* m, uint16_t ifindex) noexcept;
     // Rewrite and queue with the neighbor's MAC word, or (0) hand to the control lcore to resolve
@@ -146,7 +147,6 @@ private:
 
     const runtime* rt_;
     rte_mempool* pool_;
-    rte_mempool* indirect_pool_;
     core_counters* ctr_;
     rte_ring* punt_ring_;
     uint64_t icmp_cost_;  // TSC cycles of credit one ICMP error costs

@@ -276,8 +276,6 @@ int run(int argc, char** argv) {
     if (pool == nullptr)
         die("workers.mbufs: cannot allocate " + std::to_string(cfg.workers.mbufs) +
             " mbufs: " + rte_strerror(rte_errno));
-    rte_mempool* indirect = rte_pktmbuf_pool_create("mg_indirect", 4095, 128, 0, 0, static_cast<int>(rte_socket_id()));
-    if (indirect == nullptr) die(std::string("cannot allocate indirect mbufs: ") + rte_strerror(rte_errno));
 
     // Ports: interfaces naming the same device share one.
     std::vector<uint16_t> port_of(cfg.interfaces.size());
@@ -322,7 +320,7 @@ int run(int argc, char** argv) {
     rte_ring* self_punt = rte_ring_create("mg_punt_ctl", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
     auto* ctl_batch = static_cast<tx_batch*>(rte_zmalloc("mg_batch_ctl", sizeof(tx_batch), 64));
     if (self_punt == nullptr || ctl_batch == nullptr) die("cannot allocate the control lcore's rings");
-    forwarder ctl_fwd(rt, pool, indirect, &counters[n_workers], self_punt, hz);
+    forwarder ctl_fwd(rt, pool, &counters[n_workers], self_punt, hz);
     control.set_error_path(&ctl_fwd, ctl_batch, self_punt);
 
     std::vector<worker_ctx> workers(n_workers);
@@ -338,7 +336,7 @@ int run(int argc, char** argv) {
         c.inject = rte_ring_create(("mg_inject" + suffix).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
         c.batch = static_cast<tx_batch*>(rte_zmalloc("mg_batch", sizeof(tx_batch), 64));
         if (punt == nullptr || c.inject == nullptr || c.batch == nullptr) die("cannot allocate worker rings");
-        c.fwd = new forwarder(rt, pool, indirect, c.ctr, punt, hz);
+        c.fwd = new forwarder(rt, pool, c.ctr, punt, hz);
         control.add_worker(punt, c.inject);
     }
     // RX queues to workers, round robin over (port, queue).

@@ -180,6 +180,83 @@ TEST(Neighbor, Ipv6SolicitsToSolicitedNodeAndLearnsFromAdvert) {
     EXPECT_EQ(diff(ether(server, gw_srv, 0x86dd, ipv6_packet("fd00:1::2", "fd00:2::77", u, fwd)), out[0].frame), "");
 }
 
+// Linux answers a unicast probe without the target link-layer option (RFC 4861 7.2.4 allows it):
+// a solicited NA without it must still confirm the cached address.
+TEST(Neighbor, SolicitedAdvertWithoutLinkLayerOptionConfirms) {
+    pipeline p(config);
+    auto u = udp6("fd00:1::2", "fd00:2::77", 1, 2, pattern(8));
+    p.send(0, ether(gw_client, host_client, 0x86dd, ipv6_packet("fd00:1::2", "fd00:2::77", u)));
+    auto target = v6("fd00:2::77");
+    ipv6_opts o;
+    o.hop_limit = 255;
+    o.next_header = 58;
+    auto na = [&](uint8_t flags, bool with_option) {
+        bytes body = {flags, 0, 0, 0};
+        body.insert(body.end(), target.begin(), target.end());
+        if (with_option) {
+            bytes opt = {2, 1};
+            opt.insert(opt.end(), server.begin(), server.end());
+            body.insert(body.end(), opt.begin(), opt.end());
+        }
+        return ether(gw_srv, server, 0x86dd,
+                     ipv6_packet("fd00:2::77", "fd00:2::1", icmp6_message("fd00:2::77", "fd00:2::1", 136, 0, body), o));
+    };
+    ASSERT_EQ(p.send(1, na(0x60, true)).size(), 1U) << "resolved, held packet released";
+    auto out = p.advance(30.1);
+    ASSERT_EQ(out.size(), 1U) << "stale: one unicast probe";
+    EXPECT_EQ(out[0].frame[0], server[0]);
+    EXPECT_TRUE(p.send(1, na(0x40, false)).empty());  // solicited, no override, no option
+    out = p.advance(3.1);
+    EXPECT_TRUE(out.empty()) << "confirmed: no more probes";
+    int32_t slot = p.neighbors().find(neighbor_key::v6(1, target.data()));
+    ASSERT_GE(slot, 0);
+    EXPECT_EQ(p.neighbors().entry(static_cast<uint32_t>(slot)).state, neighbor_state::reachable);
+}
+
+// RFC 4861 7.2.5: without the override flag a different address does not replace a cached one.
+TEST(Neighbor, AdvertWithoutOverrideKeepsTheCachedAddress) {
+    pipeline p(config);
+    p.send(1, ether(bcast, server, 0x0806, arp_packet(1, server, "198.18.2.60", mac{}, "198.18.2.1")));
+    auto u = udp6("fd00:1::2", "fd00:2::78", 1, 2, pattern(8));
+    p.send(0, ether(gw_client, host_client, 0x86dd, ipv6_packet("fd00:1::2", "fd00:2::78", u)));
+    auto target = v6("fd00:2::78");
+    ipv6_opts o;
+    o.hop_limit = 255;
+    o.next_header = 58;
+    auto na = [&](uint8_t flags, const mac& who) {
+        bytes body = {flags, 0, 0, 0};
+        body.insert(body.end(), target.begin(), target.end());
+        bytes opt = {2, 1};
+        opt.insert(opt.end(), who.begin(), who.end());
+        body.insert(body.end(), opt.begin(), opt.end());
+        return ether(gw_srv, who, 0x86dd,
+                     ipv6_packet("fd00:2::78", "fd00:2::1", icmp6_message("fd00:2::78", "fd00:2::1", 136, 0, body), o));
+    };
+    p.send(1, na(0x60, server));
+    p.send(1, na(0x00, mac_of("02:00:00:00:02:66")));  // unsolicited, no override, other MAC
+    auto out = p.send(0, ether(gw_client, host_client, 0x86dd, ipv6_packet("fd00:1::2", "fd00:2::78", u)));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(bytes(out[0].frame.begin(), out[0].frame.begin() + 6), bytes(server.begin(), server.end()));
+    p.send(1, na(0x20, mac_of("02:00:00:00:02:66")));  // with override: replaced
+    out = p.send(0, ether(gw_client, host_client, 0x86dd, ipv6_packet("fd00:1::2", "fd00:2::78", u)));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].frame[5], 0x66);
+}
+
+// Held packets are bounded in total, not only per neighbor: a sweep of a large subnet cannot
+// take the mbuf pool.
+TEST(Neighbor, HeldPacketsAreBoundedInTotal) {
+    pipeline p(config);
+    for (int n = 0; n < 60; ++n) {
+        for (int k = 0; k < 8; ++k) p.send(0, udp_to("198.18.2." + std::to_string(100 + n), static_cast<uint16_t>(k)));
+    }
+    // The test pool has 2047 mbufs: at most an eighth may wait for neighbors.
+    EXPECT_LE(p.mbufs_in_use(), 2047U / 8 + 1);
+    EXPECT_GE(p.drops(drop_reason::neighbor_hold_full), 60U * 8 - 2047U / 8);
+    p.advance(3.5);
+    EXPECT_EQ(p.mbufs_in_use(), 0U) << "all released or dropped after the retries";
+}
+
 TEST(Neighbor, StaticEntriesNeverExpire) {
     pipeline p(config);
     p.advance(120);

@@ -12,6 +12,20 @@ namespace meshgate::dataplane {
 
 namespace {
 
+void set_egress(next_hop& h, const interface_rt& ifc) {
+    h.mtu = ifc.mtu;
+    h.port = ifc.port;
+    h.vlan = ifc.vlan;
+    h.mac_word = mac_to_word(ifc.mac);
+}
+
+next_hop hop_to(nh_kind kind, uint16_t ifindex) {
+    next_hop h;
+    h.kind = kind;
+    h.ifindex = ifindex;
+    return h;
+}
+
 std::vector<interface_rt> build_interfaces(const policy::config& cfg, const std::vector<uint16_t>& port_of,
                                            const std::vector<rte_ether_addr>& port_mac) {
     std::vector<interface_rt> out;
@@ -55,6 +69,11 @@ result<std::unique_ptr<runtime>> build_runtime(const policy::config& cfg, const 
             pm.vlans.emplace_back(rt->interfaces[i].vlan, static_cast<uint16_t>(i));
         }
     }
+    for (size_t i = 0; i < rt->interfaces.size(); ++i) {
+        next_hop h = hop_to(nh_kind::forward, static_cast<uint16_t>(i));
+        set_egress(h, rt->interfaces[i]);
+        rt->on_link.push_back(h);
+    }
     rt->neighbors = &neighbors;
     auto routes = route_table::build(cfg, rt->interfaces, neighbors, name);
     if (!routes) return error{routes.error_message()};
@@ -63,15 +82,6 @@ result<std::unique_ptr<runtime>> build_runtime(const policy::config& cfg, const 
     rt->icmp_errors_burst = cfg.icmp.errors_burst;
     return rt;
 }
-
-namespace {
-next_hop hop_to(nh_kind kind, uint16_t ifindex) {
-    next_hop h;
-    h.kind = kind;
-    h.ifindex = ifindex;
-    return h;
-}
-}  // namespace
 
 route_table::~route_table() {
     if (lpm4_ != nullptr) rte_lpm_free(lpm4_);
@@ -172,13 +182,7 @@ result<std::unique_ptr<route_table>> route_table::build(const policy::config& cf
         }
     }
     if (t->hops_.size() >= (1U << 21)) return error{"route table: too many next hops"};
-    for (auto& h : t->hops_) {
-        const auto& ifc = ifaces[h.ifindex];
-        h.mtu = ifc.mtu;
-        h.port = ifc.port;
-        h.vlan = ifc.vlan;
-        h.mac_word = mac_to_word(ifc.mac);
-    }
+    for (auto& h : t->hops_) set_egress(h, ifaces[h.ifindex]);
     return t;
 }
 

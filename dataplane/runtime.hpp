@@ -116,6 +116,7 @@ struct runtime {
     std::vector<interface_rt> interfaces;
     port_map ports[max_ports];
     std::unique_ptr<route_table> routes;
+    std::vector<next_hop> on_link;        // per interface: its directly attached link (link-local peers)
     neighbor_table* neighbors = nullptr;  // owned by the control plane; lock-free reads
     uint32_t icmp_errors_per_second = 1000;
     uint32_t icmp_errors_burst = 100;

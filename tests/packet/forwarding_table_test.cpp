@@ -412,6 +412,56 @@ std::vector<packet_case> cases() {
         bad_udp[11] = static_cast<uint8_t>(ck);
         c.push_back(
             {"udp_bad_length", 0, ether(gw_client, host_client, eth_ipv4, bad_udp), {}, drop_reason::udp_bad_length});
+        // RFC 1812 5.3.4: unicast IP for another host inside a broadcast frame is not routed, and
+        // not answered even when it could not be (no route).
+        c.push_back({"ipv4_in_broadcast_frame",
+                     0,
+                     ether(broadcast, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.2.2", udp_c_s1)),
+                     {},
+                     drop_reason::l2_group_not_routed});
+        c.push_back({"ipv4_in_broadcast_frame_no_route",
+                     0,
+                     ether(broadcast, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.50.1", udp_c_s1)),
+                     {},
+                     drop_reason::l2_group_not_routed});
+        c.push_back({"ipv6_in_multicast_frame",
+                     0,
+                     ether(mac_of("33:33:00:00:00:01"), host_client, eth_ipv6,
+                           ipv6_packet("fd00:1::2", "fd00:2::2", udp6_c_s1)),
+                     {},
+                     drop_reason::l2_group_not_routed});
+        c.push_back({"ipv4_class_e_destination",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "240.0.0.1", udp_c_s1)),
+                     {},
+                     drop_reason::ipv4_bad_destination});
+        c.push_back({"ipv4_link_local_source",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, ipv4_packet("169.254.7.7", "198.18.2.2", udp_c_s1)),
+                     {},
+                     drop_reason::ipv4_link_local_forward});
+        auto u0 = udp6("::", "fd00:2::2", 1, 2, payload);
+        c.push_back({"ipv6_unspecified_source",
+                     0,
+                     ether(gw_client, host_client, eth_ipv6, ipv6_packet("::", "fd00:2::2", u0)),
+                     {},
+                     drop_reason::ipv6_bad_source});
+        auto ul = udp6("fd00:1::2", "::1", 1, 2, payload);
+        c.push_back({"ipv6_loopback_destination",
+                     0,
+                     ether(gw_client, host_client, eth_ipv6, ipv6_packet("fd00:1::2", "::1", ul)),
+                     {},
+                     drop_reason::ipv6_bad_destination});
+        // A link-local source is not forwarded; the sender hears code 2 (beyond scope) on its link.
+        auto ull = udp6("fe80::2", "fd00:2::2", 1, 2, payload);
+        auto orig_ll = ipv6_packet("fe80::2", "fd00:2::2", ull);
+        c.push_back({"ipv6_link_local_source_not_forwarded",
+                     0,
+                     ether(gw_client, host_client, eth_ipv6, orig_ll),
+                     {{0, ether(host_client, gw_client, eth_ipv6,
+                                ipv6_packet("fd00:1::1", "fe80::2",
+                                            icmp6_error("fd00:1::1", "fe80::2", 1, 2, 0, orig_ll), hops(64, 58)))}},
+                     drop_reason::ipv6_link_local_forward});
     }
     return c;
 }

@@ -22,13 +22,11 @@ pipeline::pipeline(const std::string& config_json) {
 
     pool_ = rte_pktmbuf_pool_create(("p" + tag).c_str(), 2047, 64, mbuf_priv_size, 9100 + RTE_PKTMBUF_HEADROOM,
                                     SOCKET_ID_ANY);
-    indirect_ = rte_pktmbuf_pool_create(("i" + tag).c_str(), 1023, 0, 0, 0, SOCKET_ID_ANY);
     punt_ = rte_ring_create(("u" + tag).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
     inject_ = rte_ring_create(("j" + tag).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
     counters_ = static_cast<core_counters*>(rte_zmalloc(nullptr, sizeof(core_counters) * 2, 64));
     batch_ = static_cast<tx_batch*>(rte_zmalloc(nullptr, sizeof(tx_batch), 64));
-    if (!pool_ || !indirect_ || !punt_ || !inject_ || !counters_ || !batch_)
-        throw std::runtime_error("out of DPDK memory");
+    if (!pool_ || !punt_ || !inject_ || !counters_ || !batch_) throw std::runtime_error("out of DPDK memory");
     auto nt = neighbor_table::create("n" + tag, 1024, nullptr);
     if (!nt) throw std::runtime_error(nt.error_message());
     nt_ = nt.value();
@@ -48,14 +46,14 @@ pipeline::pipeline(const std::string& config_json) {
     if (!built) throw std::runtime_error(built.error_message());
     rt_ = std::move(built).value();
 
-    fwd_ = std::make_unique<forwarder>(rt_.get(), pool_, indirect_, &counters_[0], punt_, hz);
+    fwd_ = std::make_unique<forwarder>(rt_.get(), pool_, &counters_[0], punt_, hz);
     control_ =
         std::make_unique<control_plane>(rt_.get(), nt_, pool_, &counters_[1], hz, control_plane::default_timers(hz));
     control_->add_worker(punt_, inject_);
     self_punt_ = rte_ring_create(("s" + tag).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
     ctl_batch_ = static_cast<tx_batch*>(rte_zmalloc(nullptr, sizeof(tx_batch), 64));
     if (!self_punt_ || !ctl_batch_) throw std::runtime_error("out of DPDK memory");
-    ctl_fwd_ = std::make_unique<forwarder>(rt_.get(), pool_, indirect_, &counters_[1], self_punt_, hz);
+    ctl_fwd_ = std::make_unique<forwarder>(rt_.get(), pool_, &counters_[1], self_punt_, hz);
     control_->set_error_path(ctl_fwd_.get(), ctl_batch_, self_punt_);
     if (auto r = control_->install_static_neighbors(cfg_); !r) throw std::runtime_error(r.error_message());
 }
@@ -72,7 +70,6 @@ pipeline::~pipeline() {
     rte_free(counters_);
     rte_ring_free(inject_);
     rte_ring_free(punt_);
-    rte_mempool_free(indirect_);
     rte_mempool_free(pool_);
 }
 

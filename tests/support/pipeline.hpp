@@ -54,7 +54,6 @@ private:
 
     policy::config cfg_;
     rte_mempool* pool_ = nullptr;
-    rte_mempool* indirect_ = nullptr;
     rte_ring* punt_ = nullptr;
     rte_ring* inject_ = nullptr;
     dataplane::neighbor_table* nt_ = nullptr;
