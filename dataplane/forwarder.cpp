@@ -205,7 +205,7 @@ void forwarder::local_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, 
     if (info.l4_proto == ip_proto::udp && info.has_l4) {
         // RFC 1812 4.3.2.4 / RFC 1122: UDP to a port nobody serves draws port unreachable
         // (what traceroute expects from the last hop).
-        icmp4_error(ip, info, ifindex, icmp4::dest_unreachable, 3, 0, now, out);
+        icmp4_error(ip, info, ifindex, icmp4::dest_unreachable, icmp4::code_port_unreachable, 0, now, out);
         return drop(port, m, drop_reason::local_unsupported);
     }
     if (info.l4_proto != ip_proto::icmp || !info.has_l4 || info.is_fragment)
@@ -276,7 +276,7 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
     // RFC 4291 2.5.6: packets with a link-local source are not forwarded; RFC 4443 3.1 code 2
     // (beyond the scope of the source address) tells the sender.
     if (src[0] == 0xfe && (src[1] & 0xc0) == 0x80) {
-        icmp6_error(ip, info, ifindex, icmp6::dest_unreachable, 2, 0, now, out);
+        icmp6_error(ip, info, ifindex, icmp6::dest_unreachable, icmp6::code_beyond_scope, 0, now, out);
         return drop(port, m, drop_reason::ipv6_link_local_forward);
     }
     uint8_t hop_limit = ip[7];
@@ -300,7 +300,7 @@ void forwarder::local_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, 
                            tx_batch& out) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     if (info.l4_proto == ip_proto::udp && info.has_l4) {
-        icmp6_error(ip, info, ifindex, icmp6::dest_unreachable, 4 /* port unreachable */, 0, now, out);
+        icmp6_error(ip, info, ifindex, icmp6::dest_unreachable, icmp6::code_port_unreachable, 0, now, out);
         return drop(port, m, drop_reason::local_unsupported);
     }
     if (info.l4_proto != ip_proto::icmpv6 || !info.has_l4 || info.is_fragment)

@@ -18,6 +18,7 @@ inline constexpr uint8_t echo_request = 8;
 inline constexpr uint8_t time_exceeded = 11;
 inline constexpr uint8_t code_net_unreachable = 0;
 inline constexpr uint8_t code_host_unreachable = 1;
+inline constexpr uint8_t code_port_unreachable = 3;
 inline constexpr uint8_t code_frag_needed = 4;
 }  // namespace icmp4
 
@@ -30,7 +31,9 @@ inline constexpr uint8_t echo_reply = 129;
 inline constexpr uint8_t neighbor_solicit = 135;
 inline constexpr uint8_t neighbor_advert = 136;
 inline constexpr uint8_t code_no_route = 0;
+inline constexpr uint8_t code_beyond_scope = 2;
 inline constexpr uint8_t code_addr_unreachable = 3;
+inline constexpr uint8_t code_port_unreachable = 4;
 }  // namespace icmp6
 
 // Room left in front of a built IP packet for the Ethernet header and a VLAN tag.

@@ -232,10 +232,18 @@ void forward_burst(benchmark::State& st) {
     }
     st.SetItemsProcessed(st.iterations() * 32);
 }
-void forward_burst_meshgate(benchmark::State& st) { forward_burst<true>(st); }
-void forward_burst_copy_only(benchmark::State& st) { forward_burst<false>(st); }
-void forward_burst_meshgate_v4(benchmark::State& st) { forward_burst<true, 4>(st); }
-void forward_burst_meshgate_v6(benchmark::State& st) { forward_burst<true, 6>(st); }
+void forward_burst_meshgate(benchmark::State& st) {
+    forward_burst<true>(st);
+}
+void forward_burst_copy_only(benchmark::State& st) {
+    forward_burst<false>(st);
+}
+void forward_burst_meshgate_v4(benchmark::State& st) {
+    forward_burst<true, 4>(st);
+}
+void forward_burst_meshgate_v6(benchmark::State& st) {
+    forward_burst<true, 6>(st);
+}
 BENCHMARK(forward_burst_meshgate);
 BENCHMARK(forward_burst_meshgate_v4);
 BENCHMARK(forward_burst_meshgate_v6);
