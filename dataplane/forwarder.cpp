@@ -45,7 +45,12 @@ inline bool is_all_nodes(const uint8_t* a) noexcept {
 
 forwarder::forwarder(const runtime* rt, rte_mempool* pool, core_counters* counters, rte_ring* punt_ring,
                      uint64_t tsc_hz) noexcept
-    : rt_(rt), pool_(pool), ctr_(counters), punt_ring_(punt_ring) {
+    : rt_(rt),
+      routes_(rt->routes->lookup()),
+      neighbors_(rt->neighbors),
+      pool_(pool),
+      ctr_(counters),
+      punt_ring_(punt_ring) {
     uint32_t rate = rt->icmp_errors_per_second == 0 ? 1 : rt->icmp_errors_per_second;
     icmp_cost_ = tsc_hz / rate;
     icmp_cap_ = icmp_cost_ * (rt->icmp_errors_burst == 0 ? 1 : rt->icmp_errors_burst);
@@ -136,7 +141,7 @@ void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info,
     if ((dst >> 28) == 0xe) return drop(port, m, drop_reason::multicast_unsupported);
     if ((dst >> 28) == 0xf || (dst >> 24) == 127 || (dst >> 24) == 0)
         return drop(port, m, drop_reason::ipv4_bad_destination);
-    const next_hop* nh = rt_->routes->lookup4(dst);
+    const next_hop* nh = routes_.lookup4(dst);
     bool local = nh != nullptr && nh->kind == nh_kind::local;
     // RFC 1812 5.3.4: a unicast packet for someone else in a link-layer broadcast or multicast
     // frame is discarded, and draws no error.
@@ -229,7 +234,7 @@ void forwarder::local_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, 
     wr16(icmp + 2, checksum_adjust(rd16(icmp + 2), old_word, rd16(icmp)));
     uint32_t dst = rd32(ip + 16);
     trim_padding(m, info);
-    const next_hop* nh = rt_->routes->lookup4(dst);
+    const next_hop* nh = routes_.lookup4(dst);
     if (nh == nullptr || nh->kind != nh_kind::forward) return drop(port, m, drop_reason::no_route);
     count(ctr_->icmp_echo_replies);
     emit4(m, info.l3_offset, *nh, dst, no_interface, out);
@@ -259,7 +264,7 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
         if (nd) return punt_nd(port, m, ifindex);
         return drop(port, m, drop_reason::ipv6_link_local_forward);
     }
-    const next_hop* nh = rt_->routes->lookup6(dst);
+    const next_hop* nh = routes_.lookup6(dst);
     bool local = nh != nullptr && nh->kind == nh_kind::local;
     if (!local && (rte_pktmbuf_mtod(m, const uint8_t*)[0] & 1) != 0)
         return drop(port, m, drop_reason::l2_group_not_routed);
@@ -357,7 +362,7 @@ void forwarder::icmp4_error(const uint8_t* ip, const packet_info& info, uint16_t
                             uint32_t rest, uint64_t now, tx_batch& out) noexcept {
     if (!icmp4_error_permitted(ip, info)) return;
     uint32_t dst = rd32(ip + 12);
-    const next_hop* nh = rt_->routes->lookup4(dst);
+    const next_hop* nh = routes_.lookup4(dst);
     if (nh == nullptr || nh->kind != nh_kind::forward) return;
     uint32_t src = rt_->interfaces[nh->ifindex].ipv4_primary;
     if (src == 0) src = rt_->interfaces[ifindex].ipv4_primary;
@@ -404,27 +409,25 @@ void forwarder::icmp6_error(const uint8_t* ip, const packet_info& info, uint16_t
 // that same link (RFC 4291 2.5.6), anything else is routed.
 const next_hop* forwarder::route6_to(const uint8_t* dst, uint16_t ifindex) const noexcept {
     if (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80) return &rt_->on_link[ifindex];
-    return rt_->routes->lookup6(dst);
+    return routes_.lookup6(dst);
 }
 
 void forwarder::emit4(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint32_t dst, uint16_t in_ifindex,
                       tx_batch& out) noexcept {
     if (nh.has_gateway) {
-        return send_to(m, l2_have, nh, rt_->neighbors->slot_word(nh.gateway_slot), ether_ipv4, nullptr, in_ifindex,
-                       out);
+        return send_to(m, l2_have, nh, neighbors_->slot_word(nh.gateway_slot), ether_ipv4, nullptr, in_ifindex, out);
     }
     auto key = neighbor_key::v4(nh.ifindex, dst);
-    send_to(m, l2_have, nh, rt_->neighbors->lookup_word(key), ether_ipv4, &key, in_ifindex, out);
+    send_to(m, l2_have, nh, neighbors_->lookup_word(key), ether_ipv4, &key, in_ifindex, out);
 }
 
 void forwarder::emit6(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, const uint8_t* dst, uint16_t in_ifindex,
                       tx_batch& out) noexcept {
     if (nh.has_gateway) {
-        return send_to(m, l2_have, nh, rt_->neighbors->slot_word(nh.gateway_slot), ether_ipv6, nullptr, in_ifindex,
-                       out);
+        return send_to(m, l2_have, nh, neighbors_->slot_word(nh.gateway_slot), ether_ipv6, nullptr, in_ifindex, out);
     }
     auto key = neighbor_key::v6(nh.ifindex, dst);
-    send_to(m, l2_have, nh, rt_->neighbors->lookup_word(key), ether_ipv6, &key, in_ifindex, out);
+    send_to(m, l2_have, nh, neighbors_->lookup_word(key), ether_ipv6, &key, in_ifindex, out);
 }
 
 void forwarder::send_to(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint64_t mac, uint16_t ether_type,
@@ -434,7 +437,7 @@ void forwarder::send_to(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint6
         meta->kind = punt_meta::resolve;
         meta->in_ifindex = in_ifindex;
         // A pinned gateway's key is written once, before any worker starts, and never changes.
-        meta->target = target != nullptr ? *target : rt_->neighbors->entry(nh.gateway_slot).key;
+        meta->target = target != nullptr ? *target : neighbors_->entry(nh.gateway_slot).key;
         if (l2_have != 0) rte_pktmbuf_adj(m, l2_have);  // the control lcore takes IP packets
         return punt(nh.port, m);
     }

@@ -113,7 +113,11 @@ public:
     // error. Used by the control lcore's own forwarder.
     void unreachable(const rte_mbuf* m, uint8_t family, uint16_t in_ifindex, uint64_t now, tx_batch& out) noexcept;
 
-    void set_runtime(const runtime* rt) noexcept { rt_ = rt; }
+    void set_runtime(const runtime* rt) noexcept {
+        rt_ = rt;
+        routes_ = rt->routes->lookup();
+        neighbors_ = rt->neighbors;
+    }
 
 private:
     void handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) noexcept;
@@ -146,6 +150,8 @@ private:
     void queue_tx(rte_mbuf* m, tx_batch& out) noexcept;
 
     const runtime* rt_;
+    route_lookup routes_;  // copy of rt_->routes->lookup(): one load to the tables
+    const neighbor_table* neighbors_;
     rte_mempool* pool_;
     core_counters* ctr_;
     rte_ring* punt_ring_;

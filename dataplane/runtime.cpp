@@ -112,14 +112,14 @@ result<std::unique_ptr<route_table>> route_table::build(const policy::config& cf
     // rte_lpm and rte_lpm6 take depths from 1; a default route is kept beside them.
     auto add4 = [&](uint32_t ip, uint8_t len, uint32_t hop) -> bool {
         if (len == 0) {
-            t->default4_ = static_cast<int32_t>(hop);
+            t->view_.default4 = static_cast<int32_t>(hop);
             return true;
         }
         return rte_lpm_add(t->lpm4_, ip, len, hop) == 0;
     };
     auto add6 = [&](const ipv6_addr& ip, uint8_t len, uint32_t hop) -> bool {
         if (len == 0) {
-            t->default6_ = static_cast<int32_t>(hop);
+            t->view_.default6 = static_cast<int32_t>(hop);
             return true;
         }
         return rte_lpm6_add(t->lpm6_, ip.bytes.data(), len, hop) == 0;
@@ -183,6 +183,9 @@ result<std::unique_ptr<route_table>> route_table::build(const policy::config& cf
     }
     if (t->hops_.size() >= (1U << 21)) return error{"route table: too many next hops"};
     for (auto& h : t->hops_) set_egress(h, ifaces[h.ifindex]);
+    t->view_.lpm4 = t->lpm4_;
+    t->view_.lpm6 = t->lpm6_;
+    t->view_.hops = t->hops_.data();
     return t;
 }
 

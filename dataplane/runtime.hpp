@@ -76,6 +76,29 @@ struct port_map {
     }
 };
 
+// The lookup half of a route table as a small value: a worker keeps a copy in its own state, so
+// a lookup is one load to reach the tables instead of a chain of pointers (which the compiler
+// must reload after every store into packet bytes).
+struct route_lookup {
+    const rte_lpm* lpm4 = nullptr;
+    const rte_lpm6* lpm6 = nullptr;
+    const next_hop* hops = nullptr;
+    int32_t default4 = -1;  // next hop of 0.0.0.0/0, -1 when none
+    int32_t default6 = -1;  // next hop of ::/0
+
+    // Any thread. dst4 in host order; dst6 in network order. nullptr: no route.
+    const next_hop* lookup4(uint32_t dst4) const noexcept {
+        uint32_t hop = 0;
+        if (rte_lpm_lookup(const_cast<rte_lpm*>(lpm4), dst4, &hop) == 0) return &hops[hop];
+        return default4 < 0 ? nullptr : &hops[static_cast<uint32_t>(default4)];
+    }
+    const next_hop* lookup6(const uint8_t* dst6) const noexcept {
+        uint32_t hop = 0;
+        if (rte_lpm6_lookup(lpm6, dst6, &hop) == 0) return &hops[hop];
+        return default6 < 0 ? nullptr : &hops[static_cast<uint32_t>(default6)];
+    }
+};
+
 // Longest-prefix match for IPv4 (rte_lpm, DIR-24-8) and IPv6 (rte_lpm6) onto next hops:
 // connected subnets, own addresses (/32, /128 -> local), subnet broadcasts, static routes.
 class route_table {
@@ -90,24 +113,15 @@ public:
                                                       const std::vector<interface_rt>& ifaces,
                                                       neighbor_table& neighbors, const std::string& name);
 
-    // Any thread. dst4 in host order; dst6 in network order. nullptr: no route.
-    const next_hop* lookup4(uint32_t dst4) const noexcept {
-        uint32_t hop = 0;
-        if (rte_lpm_lookup(lpm4_, dst4, &hop) == 0) return &hops_[hop];
-        return default4_ < 0 ? nullptr : &hops_[static_cast<uint32_t>(default4_)];
-    }
-    const next_hop* lookup6(const uint8_t* dst6) const noexcept {
-        uint32_t hop = 0;
-        if (rte_lpm6_lookup(lpm6_, dst6, &hop) == 0) return &hops_[hop];
-        return default6_ < 0 ? nullptr : &hops_[static_cast<uint32_t>(default6_)];
-    }
+    const route_lookup& lookup() const noexcept { return view_; }
+    const next_hop* lookup4(uint32_t dst4) const noexcept { return view_.lookup4(dst4); }
+    const next_hop* lookup6(const uint8_t* dst6) const noexcept { return view_.lookup6(dst6); }
 
 private:
     rte_lpm* lpm4_ = nullptr;
     rte_lpm6* lpm6_ = nullptr;
     std::vector<next_hop> hops_;
-    int32_t default4_ = -1;  // next hop of 0.0.0.0/0, -1 when none
-    int32_t default6_ = -1;  // next hop of ::/0
+    route_lookup view_;  // filled when the table is complete
 };
 
 // Everything the workers read, built once and then immutable.
