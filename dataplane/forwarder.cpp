@@ -75,6 +75,16 @@ void forwarder::enqueue_injected(rte_mbuf** pkts, uint16_t n, tx_batch& out) noe
 }
 
 void forwarder::queue_tx(rte_mbuf* m, tx_batch& out) noexcept {
+    // IEEE 802.3 minimum frame (60 bytes before the FCS, 64 with an 802.1Q tag): zero-padded here
+    // rather than trusting every NIC and virtual port to do it.
+    if (m->pkt_len < 64) [[unlikely]] {
+        const uint8_t* h = rte_pktmbuf_mtod(m, const uint8_t*);
+        uint32_t min = (m->pkt_len >= 14 && h[12] == 0x81 && h[13] == 0x00) ? 64 : 60;
+        if (m->pkt_len < min) {
+            auto gap = static_cast<uint16_t>(min - m->pkt_len);
+            if (char* tail = rte_pktmbuf_append(m, gap)) std::memset(tail, 0, gap);
+        }
+    }
     uint16_t p = m->port;
     uint16_t c = out.count[p];
     if (c >= tx_batch_max) {

@@ -48,7 +48,7 @@ TEST(Neighbor, ResolvesHoldsAndReleasesInOrder) {
     auto out = p.send(0, udp_to("198.18.2.50", 1));
     ASSERT_EQ(out.size(), 1U);
     EXPECT_EQ(out[0].port, 1);
-    EXPECT_EQ(diff(arp_request_for("198.18.2.50"), out[0].frame), "");
+    EXPECT_EQ(diff_wire(arp_request_for("198.18.2.50"), out[0].frame), "");
     // More packets wait without new requests.
     EXPECT_TRUE(p.send(0, udp_to("198.18.2.50", 2)).empty());
     EXPECT_TRUE(p.send(0, udp_to("198.18.2.50", 3)).empty());
@@ -56,11 +56,11 @@ TEST(Neighbor, ResolvesHoldsAndReleasesInOrder) {
     out = p.send(1, ether(gw_srv, server, 0x0806, arp_packet(2, server, "198.18.2.50", gw_srv, "198.18.2.1")));
     ASSERT_EQ(out.size(), 3U);
     for (uint16_t i = 0; i < 3; ++i)
-        EXPECT_EQ(diff(forwarded("198.18.2.50", static_cast<uint16_t>(i + 1)), out[i].frame), "");
+        EXPECT_EQ(diff_wire(forwarded("198.18.2.50", static_cast<uint16_t>(i + 1)), out[i].frame), "");
     // Now the worker forwards directly.
     out = p.send(0, udp_to("198.18.2.50", 4));
     ASSERT_EQ(out.size(), 1U);
-    EXPECT_EQ(diff(forwarded("198.18.2.50", 4), out[0].frame), "");
+    EXPECT_EQ(diff_wire(forwarded("198.18.2.50", 4), out[0].frame), "");
     EXPECT_EQ(p.mbufs_in_use(), 0U);
 }
 
@@ -70,7 +70,7 @@ TEST(Neighbor, HoldQueueIsBounded) {
     EXPECT_EQ(p.drops(drop_reason::neighbor_hold_full), 3U);
     auto out = p.send(1, ether(gw_srv, server, 0x0806, arp_packet(2, server, "198.18.2.51", gw_srv, "198.18.2.1")));
     ASSERT_EQ(out.size(), neighbor_hold_max);
-    EXPECT_EQ(diff(forwarded("198.18.2.51", 3), out[0].frame), "") << "the oldest were dropped";
+    EXPECT_EQ(diff_wire(forwarded("198.18.2.51", 3), out[0].frame), "") << "the oldest were dropped";
 }
 
 TEST(Neighbor, GivesUpAfterThreeRequests) {
@@ -81,7 +81,7 @@ TEST(Neighbor, GivesUpAfterThreeRequests) {
     EXPECT_TRUE(out.empty());
     out = p.advance(0.1);
     ASSERT_EQ(out.size(), 1U) << "retry after RETRANS_TIMER (1 s)";
-    EXPECT_EQ(diff(arp_request_for("198.18.2.52"), out[0].frame), "");
+    EXPECT_EQ(diff_wire(arp_request_for("198.18.2.52"), out[0].frame), "");
     out = p.advance(1.0);
     ASSERT_EQ(out.size(), 1U);
     out = p.advance(1.0);
@@ -96,7 +96,7 @@ TEST(Neighbor, GivesUpAfterThreeRequests) {
     err.id = 0;
     err.tos = 0xc0;
     auto held = ipv4_packet("198.18.1.2", "198.18.2.52", udp4(1, 9, pattern(16)), fwd);
-    EXPECT_EQ(diff(ether(host_client, gw_client, 0x0800,
+    EXPECT_EQ(diff_wire(ether(host_client, gw_client, 0x0800,
                          ipv4_packet("198.18.1.1", "198.18.1.2", icmp4_error(3, 1, 0, held), err)),
                    out[0].frame),
               "");
@@ -106,14 +106,14 @@ TEST(Neighbor, GivesUpAfterThreeRequests) {
     // A new packet starts over.
     out = p.send(0, udp_to("198.18.2.52", 2));
     ASSERT_EQ(out.size(), 1U);
-    EXPECT_EQ(diff(arp_request_for("198.18.2.52"), out[0].frame), "");
+    EXPECT_EQ(diff_wire(arp_request_for("198.18.2.52"), out[0].frame), "");
 }
 
 TEST(Neighbor, PinnedGatewayIsKeptAndReResolved) {
     pipeline p(config);
     auto out = p.send(0, udp_to("198.18.100.7", 1));
     ASSERT_EQ(out.size(), 1U);
-    EXPECT_EQ(diff(arp_request_for("198.18.2.9"), out[0].frame), "");
+    EXPECT_EQ(diff_wire(arp_request_for("198.18.2.9"), out[0].frame), "");
     p.advance(3.5);
     int32_t slot = p.neighbors().find(neighbor_key::v4(1, 0xc6120209));
     ASSERT_GE(slot, 0) << "a route's gateway keeps its slot";
@@ -122,7 +122,7 @@ TEST(Neighbor, PinnedGatewayIsKeptAndReResolved) {
     ASSERT_EQ(out.size(), 1U);
     out = p.send(1, ether(gw_srv, server, 0x0806, arp_packet(2, server, "198.18.2.9", gw_srv, "198.18.2.1")));
     ASSERT_EQ(out.size(), 1U);
-    EXPECT_EQ(diff(forwarded("198.18.100.7", 2), out[0].frame), "");
+    EXPECT_EQ(diff_wire(forwarded("198.18.100.7", 2), out[0].frame), "");
 }
 
 TEST(Neighbor, LearnsFromRequestsAndProbesWhenStale) {
@@ -132,11 +132,11 @@ TEST(Neighbor, LearnsFromRequestsAndProbesWhenStale) {
     ASSERT_EQ(out.size(), 1U);
     out = p.send(0, udp_to("198.18.2.60", 1));
     ASSERT_EQ(out.size(), 1U);
-    EXPECT_EQ(diff(forwarded("198.18.2.60", 1), out[0].frame), "") << "no request needed";
+    EXPECT_EQ(diff_wire(forwarded("198.18.2.60", 1), out[0].frame), "") << "no request needed";
     // After REACHABLE_TIME the entry goes stale and is probed by unicast; still used meanwhile.
     out = p.advance(30.1);
     ASSERT_EQ(out.size(), 1U);
-    EXPECT_EQ(diff(arp_request_for("198.18.2.60", server), out[0].frame), "");
+    EXPECT_EQ(diff_wire(arp_request_for("198.18.2.60", server), out[0].frame), "");
     out = p.send(0, udp_to("198.18.2.60", 2));
     ASSERT_EQ(out.size(), 1U) << "a stale entry still forwards";
     // No answer to three probes: removed.
@@ -164,7 +164,7 @@ TEST(Neighbor, Ipv6SolicitsToSolicitedNodeAndLearnsFromAdvert) {
     auto expect = ether(
         mac_of("33:33:ff:00:00:77"), gw_srv, 0x86dd,
         ipv6_packet("fd00:2::1", "ff02::1:ff00:77", icmp6_message("fd00:2::1", "ff02::1:ff00:77", 135, 0, ns), o));
-    EXPECT_EQ(diff(expect, out[0].frame), "");
+    EXPECT_EQ(diff_wire(expect, out[0].frame), "");
     // A solicited NA with the target link-layer address resolves it.
     bytes na = {0x60, 0, 0, 0};
     na.insert(na.end(), target.begin(), target.end());
@@ -177,7 +177,7 @@ TEST(Neighbor, Ipv6SolicitsToSolicitedNodeAndLearnsFromAdvert) {
     ASSERT_EQ(out.size(), 1U);
     ipv6_opts fwd;
     fwd.hop_limit = 63;
-    EXPECT_EQ(diff(ether(server, gw_srv, 0x86dd, ipv6_packet("fd00:1::2", "fd00:2::77", u, fwd)), out[0].frame), "");
+    EXPECT_EQ(diff_wire(ether(server, gw_srv, 0x86dd, ipv6_packet("fd00:1::2", "fd00:2::77", u, fwd)), out[0].frame), "");
 }
 
 // Linux answers a unicast probe without the target link-layer option (RFC 4861 7.2.4 allows it):

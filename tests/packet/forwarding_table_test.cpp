@@ -475,7 +475,7 @@ TEST_P(ForwardingTable, Frames) {
     ASSERT_EQ(out.size(), pc.expect.size()) << pc.name;
     for (size_t i = 0; i < out.size(); ++i) {
         EXPECT_EQ(out[i].port, pc.expect[i].port) << pc.name << " frame " << i;
-        EXPECT_EQ(diff(pc.expect[i].frame, out[i].frame), "") << pc.name << " frame " << i;
+        EXPECT_EQ(diff_wire(pc.expect[i].frame, out[i].frame), "") << pc.name << " frame " << i;
     }
     if (pc.drop) {
         EXPECT_EQ(p.drops(*pc.drop), 1U) << pc.name << ": " << dataplane::drop_reason_name(*pc.drop);

@@ -175,6 +175,12 @@ bytes arp_packet(uint16_t op, const mac& sha, const std::string& spa, const mac&
     return b;
 }
 
+bytes on_wire(bytes frame) {
+    size_t min = frame.size() >= 14 && frame[12] == 0x81 && frame[13] == 0x00 ? 64 : 60;
+    if (frame.size() < min) frame.resize(min, 0);
+    return frame;
+}
+
 bytes pattern(size_t n) {
     bytes b(n);
     for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(i * 7 + 3);

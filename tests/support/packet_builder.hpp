@@ -49,10 +49,14 @@ bytes icmp6_error(const std::string& src, const std::string& dst, uint8_t type, 
 bytes ether(const mac& dst, const mac& src, uint16_t type, const bytes& payload, uint16_t vlan = 0);
 bytes arp_packet(uint16_t op, const mac& sha, const std::string& spa, const mac& tha, const std::string& tpa);
 
+// A frame as a port sends it: zero-padded to the 60-byte Ethernet minimum (64 when tagged).
+bytes on_wire(bytes frame);
 bytes pattern(size_t n);  // n bytes of a recognizable pattern
 
 std::string hex(const bytes& b);
 // A readable first difference between two frames, or "" if equal.
 std::string diff(const bytes& expected, const bytes& actual);
+// The same, the expected frame padded as a port sends it (on_wire).
+inline std::string diff_wire(const bytes& expected, const bytes& actual) { return diff(on_wire(expected), actual); }
 
 }  // namespace meshgate::test
