@@ -265,6 +265,10 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
         return drop(port, m, drop_reason::ipv6_bad_source);
     if (std::memcmp(dst, loopback, 16) == 0 || std::memcmp(dst, unspecified, 16) == 0)
         return drop(port, m, drop_reason::ipv6_bad_destination);
+    // IPv4-mapped addresses (::ffff:0:0/96) never appear on the wire (RFC 4291 2.5.5.2).
+    static constexpr uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(src, v4mapped, 12) == 0) return drop(port, m, drop_reason::ipv6_bad_source);
+    if (std::memcmp(dst, v4mapped, 12) == 0) return drop(port, m, drop_reason::ipv6_bad_destination);
     if (dst[0] == 0xff) {
         if (nd && (is_solicited_node(dst) || is_all_nodes(dst))) return punt_nd(port, m, ifindex);
         return drop(port, m, drop_reason::multicast_unsupported);
@@ -372,6 +376,7 @@ void forwarder::icmp4_error(const uint8_t* ip, const packet_info& info, uint16_t
                             uint32_t rest, uint64_t now, tx_batch& out) noexcept {
     if (!icmp4_error_permitted(ip, info)) return;
     uint32_t dst = rd32(ip + 12);
+    // No error to a source that is one of our subnets' broadcast addresses (RFC 1812 4.3.2.7).
     const next_hop* nh = routes_.lookup4(dst);
     if (nh == nullptr || nh->kind != nh_kind::forward) return;
     uint32_t src = rt_->interfaces[nh->ifindex].ipv4_primary;

@@ -446,6 +446,19 @@ std::vector<packet_case> cases() {
                      ether(gw_client, host_client, eth_ipv6, ipv6_packet("::", "fd00:2::2", u0)),
                      {},
                      drop_reason::ipv6_bad_source});
+        auto um = udp6("fd00:1::2", "::ffff:198.18.2.2", 1, 2, payload);
+        c.push_back({"ipv6_v4mapped_destination",
+                     0,
+                     ether(gw_client, host_client, eth_ipv6, ipv6_packet("fd00:1::2", "::ffff:198.18.2.2", um)),
+                     {},
+                     drop_reason::ipv6_bad_destination});
+        // A packet from a subnet's broadcast address draws no error, here TTL expiry.
+        ipv4_opts ttl1 = ttl(1);
+        c.push_back({"ipv4_broadcast_source_no_error",
+                     0,
+                     ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.255", "198.18.2.2", udp_c_s1, ttl1)),
+                     {},
+                     drop_reason::ttl_exceeded});
         auto ul = udp6("fd00:1::2", "::1", 1, 2, payload);
         c.push_back({"ipv6_loopback_destination",
                      0,
