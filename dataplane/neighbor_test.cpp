@@ -97,8 +97,8 @@ TEST(Neighbor, GivesUpAfterThreeRequests) {
     err.tos = 0xc0;
     auto held = ipv4_packet("198.18.1.2", "198.18.2.52", udp4(1, 9, pattern(16)), fwd);
     EXPECT_EQ(diff_wire(ether(host_client, gw_client, 0x0800,
-                         ipv4_packet("198.18.1.1", "198.18.1.2", icmp4_error(3, 1, 0, held), err)),
-                   out[0].frame),
+                              ipv4_packet("198.18.1.1", "198.18.1.2", icmp4_error(3, 1, 0, held), err)),
+                        out[0].frame),
               "");
     EXPECT_EQ(p.drops(drop_reason::neighbor_unresolved), 1U);
     EXPECT_EQ(p.neighbors().find(neighbor_key::v4(1, 0xc6120234)), -1) << "the entry is gone";
@@ -177,7 +177,8 @@ TEST(Neighbor, Ipv6SolicitsToSolicitedNodeAndLearnsFromAdvert) {
     ASSERT_EQ(out.size(), 1U);
     ipv6_opts fwd;
     fwd.hop_limit = 63;
-    EXPECT_EQ(diff_wire(ether(server, gw_srv, 0x86dd, ipv6_packet("fd00:1::2", "fd00:2::77", u, fwd)), out[0].frame), "");
+    EXPECT_EQ(diff_wire(ether(server, gw_srv, 0x86dd, ipv6_packet("fd00:1::2", "fd00:2::77", u, fwd)), out[0].frame),
+              "");
 }
 
 // Linux answers a unicast probe without the target link-layer option (RFC 4861 7.2.4 allows it):

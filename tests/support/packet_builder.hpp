@@ -57,6 +57,8 @@ std::string hex(const bytes& b);
 // A readable first difference between two frames, or "" if equal.
 std::string diff(const bytes& expected, const bytes& actual);
 // The same, the expected frame padded as a port sends it (on_wire).
-inline std::string diff_wire(const bytes& expected, const bytes& actual) { return diff(on_wire(expected), actual); }
+inline std::string diff_wire(const bytes& expected, const bytes& actual) {
+    return diff(on_wire(expected), actual);
+}
 
 }  // namespace meshgate::test
