@@ -37,7 +37,6 @@ struct alignas(64) core_counters {
     uint64_t arp_replies_sent;        // control lcore: ARP replies and NAs sent
     uint64_t neighbor_solicits_sent;  // control lcore: ARP requests and NSs sent
     uint64_t neighbors_learned;       // control lcore: entries made or refreshed REACHABLE
-    uint64_t busy_cycles;             // TSC cycles spent on bursts that carried packets
 };
 
 }  // namespace meshgate::dataplane

@@ -113,12 +113,6 @@ public:
     // error. Used by the control lcore's own forwarder.
     void unreachable(const rte_mbuf* m, uint8_t family, uint16_t in_ifindex, uint64_t now, tx_batch& out) noexcept;
 
-    void set_runtime(const runtime* rt) noexcept {
-        rt_ = rt;
-        routes_ = rt->routes->lookup();
-        neighbors_ = rt->neighbors;
-    }
-
 private:
     void handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) noexcept;
     void handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,

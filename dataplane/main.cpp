@@ -136,10 +136,7 @@ int worker_main(void* arg) {
             w.fwd->enqueue_injected(pkts, static_cast<uint16_t>(n), *w.batch);
             busy = true;
         }
-        if (busy) {
-            flush(w);
-            count(w.ctr->busy_cycles, rte_rdtsc() - now);
-        }
+        if (busy) flush(w);
     }
     rte_rcu_qsbr_thread_offline(w.qsbr, w.id);
     rte_rcu_qsbr_thread_unregister(w.qsbr, w.id);

@@ -92,12 +92,6 @@ neighbor_table::~neighbor_table() {
     if (hash_ != nullptr) rte_hash_free(hash_);
 }
 
-bool neighbor_table::lookup(const neighbor_key& key, rte_ether_addr& mac) const noexcept {
-    int32_t pos = rte_hash_lookup(hash_, &key);
-    if (pos < 0) return false;
-    return slot_mac(static_cast<uint32_t>(pos), mac);
-}
-
 uint64_t neighbor_table::lookup_word(const neighbor_key& key) const noexcept {
     int32_t pos = rte_hash_lookup(hash_, &key);
     return pos < 0 ? 0 : slot_word(static_cast<uint32_t>(pos));

@@ -73,16 +73,15 @@ public:
     neighbor_table(const neighbor_table&) = delete;
     neighbor_table& operator=(const neighbor_table&) = delete;
 
-    // Any thread, lock-free. True and the MAC when the neighbor is usable (reachable, stale,
-    // permanent).
-    bool lookup(const neighbor_key& key, rte_ether_addr& mac) const noexcept;
-    // The hot-path form: the slot's word (bit 63 valid, the MAC in the low 48 bits in wire
+    // Any thread, lock-free. The hot-path form: the slot's word (bit 63 valid, the MAC in the low 48 bits in wire
     // order), 0 when not usable. lookup_word() returns 0 for an unknown neighbor.
     uint64_t slot_word(uint32_t slot) const noexcept {
         uint64_t w = entries_[slot].mac_word.load(std::memory_order_acquire);
         return (w >> 63) != 0 ? w : 0;
     }
     uint64_t lookup_word(const neighbor_key& key) const noexcept;
+    // Any thread, lock-free: true and the MAC when the slot's neighbor is usable (reachable,
+    // stale, permanent).
     bool slot_mac(uint32_t slot, rte_ether_addr& mac) const noexcept {
         return word_to_mac(entries_[slot].mac_word.load(std::memory_order_acquire), mac);
     }

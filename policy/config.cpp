@@ -262,12 +262,6 @@ result<config> parse_config_json(std::string_view json) {
     return translate(s);
 }
 
-result<config> parse_config_binary(std::string_view bytes) {
-    pb::Snapshot s;
-    if (!s.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return error{"not a valid binary Snapshot"};
-    return translate(s);
-}
-
 result<config> load_config_file(const std::string& path) {
     std::ifstream in(path);
     if (!in) return error{path + ": cannot be read"};

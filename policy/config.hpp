@@ -68,7 +68,5 @@ struct config {
 result<config> parse_config_json(std::string_view json);
 // Reads and parses a file; errors start with the path.
 result<config> load_config_file(const std::string& path);
-// Parses a binary-encoded Snapshot (what mgmtd pushes) and validates it.
-result<config> parse_config_binary(std::string_view bytes);
 
 }  // namespace meshgate::policy
