@@ -50,7 +50,20 @@ namespace meshgate::dataplane {
     X(neighbor_unresolved, "next hop did not answer ARP/NS (ICMP unreachable sent)")                      \
     X(neighbor_table_full, "neighbor table full")                                                         \
     X(no_headroom, "no mbuf headroom for the Ethernet header")                                            \
-    X(tx_full, "transmit queue full")
+    X(tx_full, "transmit queue full")                                                                     \
+    X(flow_table_full, "new flow while the worker's session table is full")                               \
+    X(acl_denied, "new flow denied by a firewall rule or the default action")                             \
+    X(no_backend, "service has no healthy backend")                                                       \
+    X(nat_ports_exhausted, "no free NAT source port for a new flow")                                      \
+    X(nat_untranslatable, "packet cannot be translated (NAT46/64 fragment, option, ICMP type)")           \
+    X(rate_limited_source, "over a source prefix's new-flow or packet rate")                              \
+    X(rate_limited_service, "over a service's new-flow or packet rate")                                   \
+    X(flows_per_source, "source address holds its maximum of sessions")                                   \
+    X(syn_cookie_invalid, "ACK to a SYN-proxied VIP with no session and no valid cookie")                 \
+    X(tcp_no_session, "TCP segment other than SYN for a flow the firewall tracks no session of")          \
+    X(syn_proxy_pending, "client data before the backend completed the SYN-proxied handshake")           \
+    X(backend_reset, "session of a backend that went down, reset per onBackendDown")                     \
+    X(worker_handoff_full, "ring to the worker that owns the session full")
 
 enum class drop_reason : uint8_t {
 #define MESHGATE_X(name, desc) name,

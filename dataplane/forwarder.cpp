@@ -7,6 +7,7 @@
 #include <rte_ring.h>
 
 #include "dataplane/icmp.hpp"
+#include "dataplane/l4/l4_worker.hpp"
 #include "dataplane/neighbor.hpp"
 
 namespace meshgate::dataplane {
@@ -57,7 +58,50 @@ forwarder::forwarder(const runtime* rt, rte_mempool* pool, core_counters* counte
     icmp_credit_ = icmp_cap_;
 }
 
+void forwarder::refresh() noexcept {
+    const runtime* rt = pub_->rt.load(std::memory_order_acquire);
+    if (rt != nullptr && rt != rt_) {
+        rt_ = rt;
+        routes_ = rt->routes->lookup();
+    }
+    const l4::l4_runtime* l4 = pub_->l4.load(std::memory_order_acquire);
+    if (l4 != l4_->current()) l4_->adopt(l4);
+    l4_on_ = l4 != nullptr && l4->active();
+}
+
+void forwarder::poll(uint64_t now) noexcept {
+    if (l4_ != nullptr && l4_->current() != nullptr) l4_->poll(now);
+}
+
+void forwarder::forward_translated(uint16_t port, rte_mbuf* m, uint16_t ifindex, tx_batch& out) noexcept {
+    uint8_t* ip = rte_pktmbuf_mtod(m, uint8_t*);
+    if ((ip[0] >> 4) == 6) {
+        const next_hop* nh = routes_.lookup6(ip + 24);
+        if (nh == nullptr || nh->kind != nh_kind::forward) return drop(port, m, drop_reason::no_route);
+        if (ip[7] <= 1) return drop(port, m, drop_reason::ttl_exceeded);
+        if (m->pkt_len > nh->mtu) return drop(port, m, drop_reason::mtu_exceeded);
+        ip[7] = static_cast<uint8_t>(ip[7] - 1);
+        uint8_t dst[16];
+        std::memcpy(dst, ip + 24, 16);
+        return emit6(m, 0, *nh, dst, ifindex, out);
+    }
+    uint32_t dst = rd32(ip + 16);
+    const next_hop* nh = routes_.lookup4(dst);
+    if (nh == nullptr || nh->kind != nh_kind::forward) return drop(port, m, drop_reason::no_route);
+    if (ip[8] <= 1) return drop(port, m, drop_reason::ttl_exceeded);
+    uint16_t old_word = rd16(ip + 8);
+    auto new_word = static_cast<uint16_t>(old_word - 0x0100);
+    wr16(ip + 8, new_word);
+    wr16(ip + 10, checksum_adjust(rd16(ip + 10), old_word, new_word));
+    if (m->pkt_len > nh->mtu) {
+        if ((ip[6] & 0x40) != 0) return drop(port, m, drop_reason::mtu_exceeded);
+        return fragment4(port, m, *nh, dst, ifindex, out);
+    }
+    emit4(m, 0, *nh, dst, ifindex, out);
+}
+
 void forwarder::process(uint16_t port, rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept {
+    if (l4_ != nullptr) refresh();
     auto& pc = ctr_->ports[port];
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < n && i < 4; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -151,6 +195,14 @@ void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info,
     if ((dst >> 28) == 0xe) return drop(port, m, drop_reason::multicast_unsupported);
     if ((dst >> 28) == 0xf || (dst >> 24) == 127 || (dst >> 24) == 0)
         return drop(port, m, drop_reason::ipv4_bad_destination);
+    if (l4_on_) {
+        drop_reason why = drop_reason::nat_untranslatable;
+        auto v = l4_->process(m, info, ifindex, routes_, now, why);
+        if (v == l4::verdict::drop) return drop(port, m, why);
+        if (v == l4::verdict::xlated) return forward_translated(port, m, ifindex, out);
+        src = rd32(ip + 12);  // NAT may have rewritten them
+        dst = rd32(ip + 16);
+    }
     const next_hop* nh = routes_.lookup4(dst);
     bool local = nh != nullptr && nh->kind == nh_kind::local;
     // RFC 1812 5.3.4: a unicast packet for someone else in a link-layer broadcast or multicast
@@ -277,6 +329,12 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
         // NS/NA to a link-local address: ours or not, the control lcore decides.
         if (nd) return punt_nd(port, m, ifindex);
         return drop(port, m, drop_reason::ipv6_link_local_forward);
+    }
+    if (l4_on_) {
+        drop_reason why = drop_reason::nat_untranslatable;
+        auto v = l4_->process(m, info, ifindex, routes_, now, why);
+        if (v == l4::verdict::drop) return drop(port, m, why);
+        if (v == l4::verdict::xlated) return forward_translated(port, m, ifindex, out);
     }
     const next_hop* nh = routes_.lookup6(dst);
     bool local = nh != nullptr && nh->kind == nh_kind::local;

@@ -6,6 +6,7 @@
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 
@@ -17,7 +18,20 @@
 struct rte_ring;
 struct rte_mempool;
 
+namespace meshgate::dataplane::l4 {
+class l4_worker;
+struct l4_runtime;
+}  // namespace meshgate::dataplane::l4
+
 namespace meshgate::dataplane {
+
+// Where the main lcore publishes tables that change while workers run (config reload, backend
+// health); workers load them once per burst. The old ones are freed after every worker's
+// quiescent point (rte_rcu_qsbr).
+struct published_tables {
+    std::atomic<const runtime*> rt{nullptr};
+    std::atomic<const l4::l4_runtime*> l4{nullptr};
+};
 
 inline constexpr uint16_t burst_size = 32;
 // Per port per burst: 32 packets, each up to 8 fragments plus an ICMP message, plus injected.
@@ -95,6 +109,15 @@ public:
     forwarder(const runtime* rt, rte_mempool* pool, core_counters* counters, rte_ring* punt_ring,
               uint64_t tsc_hz) noexcept;
 
+    // Attaches the L4 stage (sessions, NAT, firewall) and the published tables it and the routes
+    // are read from. Before the worker starts.
+    void attach(l4::l4_worker* l4, const published_tables* pub) noexcept {
+        l4_ = l4;
+        pub_ = pub;
+    }
+    // Session expiry; call once per loop iteration.
+    void poll(uint64_t now) noexcept;
+
     // Handles a received burst from `port`, filling `out`.
     void process(uint16_t port, rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept;
     // Queues packets built by the control lcore (L2 already written, m->port set).
@@ -115,6 +138,9 @@ public:
 
 private:
     void handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) noexcept;
+    void refresh() noexcept;
+    // A packet the L4 stage translated to the other family (IP header first): route and send.
+    void forward_translated(uint16_t port, rte_mbuf* m, uint16_t ifindex, tx_batch& out) noexcept;
     void handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
                      tx_batch& out) noexcept;
     void handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
@@ -144,6 +170,9 @@ private:
     void queue_tx(rte_mbuf* m, tx_batch& out) noexcept;
 
     const runtime* rt_;
+    l4::l4_worker* l4_ = nullptr;
+    const published_tables* pub_ = nullptr;
+    bool l4_on_ = false;   // the adopted L4 runtime has something to do
     route_lookup routes_;  // copy of rt_->routes->lookup(): one load to the tables
     const neighbor_table* neighbors_;
     rte_mempool* pool_;

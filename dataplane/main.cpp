@@ -23,6 +23,8 @@
 
 #include "dataplane/control.hpp"
 #include "dataplane/forwarder.hpp"
+#include "dataplane/l4/l4_runtime.hpp"
+#include "dataplane/l4/l4_worker.hpp"
 #include "dataplane/neighbor.hpp"
 #include "dataplane/runtime.hpp"
 #include "dataplane/stats.hpp"
@@ -33,10 +35,13 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_report{false};
+std::atomic<bool> g_reload{false};
 
 void on_signal(int sig) {
     if (sig == SIGUSR1) {
         g_report.store(true);
+    } else if (sig == SIGHUP) {
+        g_reload.store(true);
     } else {
         g_stop.store(true);
     }
@@ -124,6 +129,7 @@ int worker_main(void* arg) {
     while (!g_stop.load(std::memory_order_relaxed)) {
         rte_rcu_qsbr_quiescent(w.qsbr, w.id);
         uint64_t now = rte_rdtsc();
+        w.fwd->poll(now);
         bool busy = false;
         for (auto [port, q] : w.rx) {
             uint16_t n = rte_eth_rx_burst(port, q, pkts, burst_size);
@@ -141,6 +147,39 @@ int worker_main(void* arg) {
     rte_rcu_qsbr_thread_offline(w.qsbr, w.id);
     rte_rcu_qsbr_thread_unregister(w.qsbr, w.id);
     return 0;
+}
+
+// SIGHUP: re-reads the config file and applies what can change under traffic (services,
+// backends, firewall, SNAT pools, limits, timeouts) by publishing a new L4 runtime. Sessions stay.
+// A config that fails validation, or changes what needs a restart, is rejected whole and the
+// running one stays.
+void reload(const std::string& path, policy::config& running, const runtime& rt, published_tables& pub,
+            rte_rcu_qsbr* qsbr) {
+    auto fresh = policy::load_config_file(path);
+    auto reject = [](const std::string& why) {
+        std::printf("meshgate-dataplane: reload rejected: %s\n", why.c_str());
+        std::fflush(stdout);
+    };
+    if (!fresh) return reject(fresh.error_message());
+    auto& c = fresh.value();
+    if (!(c.interfaces == running.interfaces)) return reject("interfaces: changing interfaces needs a restart");
+    if (!(c.workers == running.workers)) return reject("workers: changing workers needs a restart");
+    if (!(c.routes4 == running.routes4) || !(c.routes6 == running.routes6))
+        return reject("routes: changing routes needs a restart");
+    if (c.flows.sessions_per_worker != running.flows.sessions_per_worker)
+        return reject("flows.sessionsPerWorker: changing the session table size needs a restart");
+    static uint64_t reloads = 0;
+    auto built = l4::build_l4_runtime(c, rt, nullptr, nullptr,
+                                      "mg_l4_" + std::to_string(c.generation) + "_" + std::to_string(++reloads));
+    if (!built) return reject(built.error_message());
+    const l4::l4_runtime* old = pub.l4.exchange(std::move(built).value().release(), std::memory_order_acq_rel);
+    // Every worker passes a quiescent point between bursts: after that none holds `old`.
+    rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
+    delete old;
+    running = std::move(c);
+    std::printf("meshgate-dataplane: reloaded: config generation %lu, %zu services, %zu firewall rules\n",
+                running.generation, running.services.size(), running.fw.rules.size());
+    std::fflush(stdout);
 }
 
 std::string port_name_of(const std::string& device) {
@@ -232,7 +271,7 @@ int run(int argc, char** argv) {
     options opt = parse_options(split < argc ? argc - split - 1 : 0, argv + split + 1);
     auto loaded = policy::load_config_file(opt.config);
     if (!loaded) die("config rejected: " + loaded.error_message());
-    const policy::config cfg = std::move(loaded).value();
+    policy::config cfg = std::move(loaded).value();
     if (opt.check) {
         std::printf("meshgate-dataplane: config %s is valid (generation %lu, %zu interfaces, %zu routes)\n",
                     opt.config.c_str(), cfg.generation, cfg.interfaces.size(), cfg.routes4.size() + cfg.routes6.size());
@@ -243,6 +282,7 @@ int run(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::signal(SIGUSR1, on_signal);
+    std::signal(SIGHUP, on_signal);
 
     // Worker lcores.
     std::vector<unsigned> lcores;
@@ -320,6 +360,14 @@ int run(int argc, char** argv) {
     forwarder ctl_fwd(rt, pool, &counters[n_workers], self_punt, hz);
     control.set_error_path(&ctl_fwd, ctl_batch, self_punt);
 
+    // L4: the compiled services, firewall and NAT pools, published for the workers.
+    static published_tables pub;
+    pub.rt.store(rt);
+    auto l4_built = l4::build_l4_runtime(cfg, *rt, nullptr, nullptr, "mg_l4_" + std::to_string(cfg.generation));
+    if (!l4_built) die("config rejected: " + l4_built.error_message());
+    pub.l4.store(std::move(l4_built).value().release());
+    l4::cookie_secret secret{rte_rand(), rte_rand()};
+
     std::vector<worker_ctx> workers(n_workers);
     for (unsigned w = 0; w < n_workers; ++w) {
         auto& c = workers[w];
@@ -334,6 +382,10 @@ int run(int argc, char** argv) {
         c.batch = static_cast<tx_batch*>(rte_zmalloc("mg_batch", sizeof(tx_batch), 64));
         if (punt == nullptr || c.inject == nullptr || c.batch == nullptr) die("cannot allocate worker rings");
         c.fwd = new forwarder(rt, pool, c.ctr, punt, hz);
+        auto l4w =
+            l4::l4_worker::create(w, n_workers, cfg.flows.sessions_per_worker, hz, secret, c.ctr, "mg_l4w" + suffix);
+        if (!l4w) die(l4w.error_message());
+        c.fwd->attach(l4w.value(), &pub);
         control.add_worker(punt, c.inject);
     }
     // RX queues to workers, round robin over (port, queue).
@@ -369,6 +421,7 @@ int run(int argc, char** argv) {
             for (const auto& line : control.describe_neighbors()) std::printf("neighbor %s\n", line.c_str());
             std::fflush(stdout);
         }
+        if (g_reload.exchange(false)) reload(opt.config, cfg, *rt, pub, qsbr);
         if (deadline != 0 && now >= deadline) break;
         if (handled == 0) rte_delay_us_sleep(100);
     }

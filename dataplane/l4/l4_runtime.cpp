@@ -1,0 +1,172 @@
+#include "dataplane/l4/l4_runtime.hpp"
+
+#include <rte_hash_crc.h>
+
+#include <cstring>
+
+#include "dataplane/runtime.hpp"
+
+namespace meshgate::dataplane::l4 {
+namespace {
+
+void put_addr(const policy::ip_addr& a, uint8_t* out, uint8_t& family) {
+    std::memset(out, 0, 16);
+    if (a.is_v6) {
+        std::memcpy(out, a.v6.bytes.data(), 16);
+        family = 6;
+    } else {
+        uint32_t v = a.v4.value;
+        out[0] = static_cast<uint8_t>(v >> 24);
+        out[1] = static_cast<uint8_t>(v >> 16);
+        out[2] = static_cast<uint8_t>(v >> 8);
+        out[3] = static_cast<uint8_t>(v);
+        family = 4;
+    }
+}
+
+std::string backend_key(const policy::backend& b) {
+    if (b.addr.is_v6) return "[" + policy::to_string(b.addr) + "]:" + std::to_string(b.port);
+    return policy::to_string(b.addr) + ":" + std::to_string(b.port);
+}
+
+}  // namespace
+
+uint32_t service_hash(uint8_t family, const uint8_t* vip, uint8_t proto, uint16_t port) noexcept {
+    uint32_t h = rte_hash_crc(vip, family == 6 ? 16 : 4, 0x5e41);
+    return rte_hash_crc_4byte((uint32_t{proto} << 16) | port | (uint32_t{family} << 24), h);
+}
+
+int32_t l4_runtime::find_service(uint8_t family, const uint8_t* vip, uint8_t proto, uint16_t port) const noexcept {
+    if (services.empty()) return -1;
+    uint32_t i = service_hash(family, vip, proto, port) & index_mask;
+    size_t vlen = family == 6 ? 16 : 4;
+    for (;;) {
+        int32_t s = index[i];
+        if (s < 0) return -1;
+        const auto& svc = services[static_cast<size_t>(s)];
+        if (svc.port == port && svc.proto == proto && svc.family == family && std::memcmp(svc.vip, vip, vlen) == 0)
+            return s;
+        i = (i + 1) & index_mask;
+    }
+}
+
+result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, const runtime& rt,
+                                                     const health_view* health, std::shared_ptr<const acl_set> acl,
+                                                     const std::string& name) {
+    auto out = std::make_unique<l4_runtime>();
+    out->generation = cfg.generation;
+    out->flows = cfg.flows;
+    out->max_flows_per_source = cfg.flows.max_flows_per_source;
+    out->fw_enabled = cfg.fw.enabled;
+    out->fw_default = cfg.fw.default_action;
+    if (cfg.services.size() > max_services)
+        return error{"services: more than " + std::to_string(max_services) + " services"};
+    if (cfg.source_limits.size() > max_source_limits)
+        return error{"sourceLimits: more than " + std::to_string(max_source_limits) + " limits"};
+    if (out->fw_enabled) {
+        if (!acl) {
+            auto built = acl_set::build(cfg.fw.rules, name + "_acl");
+            if (!built) return error{"firewall.rules: " + built.error_message()};
+            acl = std::shared_ptr<const acl_set>(std::move(built).value().release());
+        }
+        out->acl = std::move(acl);
+        for (const auto& r : cfg.fw.rules) out->rule_action.push_back(r.action);
+    }
+
+    for (size_t si = 0; si < cfg.services.size(); ++si) {
+        const auto& sc = cfg.services[si];
+        service_rt s;
+        s.name = sc.name;
+        put_addr(sc.vip, s.vip, s.family);
+        s.proto = sc.protocol;
+        s.port = sc.port;
+        s.mode = sc.mode;
+        s.new_flows = sc.new_flows;
+        s.packets = sc.packets;
+        s.syn_proxy_threshold = sc.syn_proxy_threshold;
+        s.reset_on_backend_down = sc.reset_on_backend_down;
+        std::vector<maglev_backend> mb;
+        for (const auto& bc : sc.backends) {
+            backend_rt b;
+            put_addr(bc.addr, b.addr, b.family);
+            b.port = bc.port;
+            b.weight = bc.weight;
+            b.admin_up = bc.admin_up;
+            b.key = backend_key(bc);
+            b.healthy = health == nullptr || health->healthy(sc.name, b.key);
+            if (sc.mode == policy::nat_mode::full_nat) {
+                // An explicit source of the backend's family, else the primary address of the
+                // interface the backend is routed through.
+                for (const auto& src : sc.source_addresses) {
+                    if (src.is_v6 == bc.addr.is_v6) {
+                        uint8_t fam = 0;
+                        put_addr(src, b.nat_src, fam);
+                        b.has_nat_src = true;
+                    }
+                }
+                if (!b.has_nat_src) {
+                    const next_hop* nh = bc.addr.is_v6 ? rt.routes->lookup6(bc.addr.v6.bytes.data())
+                                                       : rt.routes->lookup4(bc.addr.v4.value);
+                    if (nh != nullptr && nh->kind == nh_kind::forward) {
+                        const auto& ifc = rt.interfaces[nh->ifindex];
+                        if (bc.addr.is_v6 && ifc.has_ipv6) {
+                            std::memcpy(b.nat_src, ifc.ipv6_primary.bytes.data(), 16);
+                            b.has_nat_src = true;
+                        } else if (!bc.addr.is_v6 && ifc.ipv4_primary != 0) {
+                            policy::ip_addr a{false, ipv4_addr{ifc.ipv4_primary}, {}};
+                            uint8_t fam = 0;
+                            put_addr(a, b.nat_src, fam);
+                            b.has_nat_src = true;
+                        }
+                    }
+                }
+            } else {
+                b.has_nat_src = true;  // DNAT keeps the client's address
+            }
+            bool usable = b.admin_up && b.healthy && b.has_nat_src;
+            if (usable) ++s.usable_backends;
+            mb.push_back({b.key, usable ? b.weight : 0});
+            s.backends.push_back(std::move(b));
+        }
+        auto table = maglev::build(mb, sc.maglev_table_size);
+        if (!table) return error{"services[" + std::to_string(si) + "].maglevTableSize: " + table.error_message()};
+        s.table = std::make_unique<maglev>(std::move(table).value());
+        out->services.push_back(std::move(s));
+    }
+    uint32_t slots = 16;
+    while (slots < out->services.size() * 4) slots <<= 1;
+    out->index.assign(slots, -1);
+    out->index_mask = slots - 1;
+    for (size_t i = 0; i < out->services.size(); ++i) {
+        const auto& s = out->services[i];
+        uint32_t h = service_hash(s.family, s.vip, s.proto, s.port) & out->index_mask;
+        while (out->index[h] >= 0) h = (h + 1) & out->index_mask;
+        out->index[h] = static_cast<int32_t>(i);
+    }
+
+    for (const auto& pc : cfg.snat_pools) {
+        snat_rt p;
+        p.name = pc.name;
+        p.sources = pc.sources;
+        for (auto a : pc.v4) {
+            std::array<uint8_t, 16> b{};
+            uint8_t fam = 0;
+            put_addr(policy::ip_addr{false, a, {}}, b.data(), fam);
+            p.v4.push_back(b);
+        }
+        for (const auto& a : pc.v6) {
+            std::array<uint8_t, 16> b{};
+            std::memcpy(b.data(), a.bytes.data(), 16);
+            p.v6.push_back(b);
+        }
+        p.port_min = pc.port_min;
+        p.port_max = pc.port_max;
+        p.out_interface = pc.out_interface == UINT32_MAX ? 0xffff : static_cast<uint16_t>(pc.out_interface);
+        p.eim = pc.endpoint_independent;
+        out->snat.push_back(std::move(p));
+    }
+    for (const auto& lc : cfg.source_limits) out->limits.push_back({lc.prefix, lc.new_flows, lc.packets});
+    return out;
+}
+
+}  // namespace meshgate::dataplane::l4

@@ -1,0 +1,111 @@
+#pragma once
+// The L4 half of a snapshot, compiled off the workers and published by pointer: services with
+// their Maglev tables, the firewall's rte_acl contexts, SNAT pools and source limits. Immutable
+// once published; workers read it with no locks. Backend health is folded in: a health change
+// builds a new one (sharing the compiled ACL) and publishes it the same way.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/l4/acl.hpp"
+#include "dataplane/l4/maglev.hpp"
+#include "policy/config.hpp"
+#include "policy/result.hpp"
+
+namespace meshgate::dataplane {
+struct runtime;
+}
+
+namespace meshgate::dataplane::l4 {
+
+inline constexpr uint32_t max_services = 1024;
+inline constexpr uint32_t max_source_limits = 256;
+// Source ports the gateway never hands out for NAT: its own health probes use them.
+inline constexpr uint16_t probe_port_min = 61000;
+inline constexpr uint16_t probe_port_max = 61999;
+
+struct backend_rt {
+    uint8_t addr[16] = {};
+    uint8_t family = 4;
+    uint16_t port = 0;
+    uint32_t weight = 1;
+    bool admin_up = true;
+    bool healthy = true;       // from the health checker; true without one
+    uint8_t nat_src[16] = {};  // full-NAT source toward this backend (family of the backend)
+    bool has_nat_src = false;  // false: no address of that family to use (backend unusable)
+    std::string key;           // "198.18.2.2:80", Maglev identity and health-state key
+};
+
+struct service_rt {
+    std::string name;
+    uint8_t vip[16] = {};
+    uint8_t family = 4;
+    uint8_t proto = 6;
+    uint16_t port = 0;
+    policy::nat_mode mode = policy::nat_mode::full_nat;
+    std::vector<backend_rt> backends;
+    std::unique_ptr<maglev> table;
+    policy::rate_limit new_flows;
+    policy::rate_limit packets;
+    uint32_t syn_proxy_threshold = UINT32_MAX;
+    bool reset_on_backend_down = false;
+    uint32_t usable_backends = 0;
+};
+
+struct snat_rt {
+    std::string name;
+    std::vector<policy::ip_prefix> sources;
+    std::vector<std::array<uint8_t, 16>> v4;  // first 4 bytes
+    std::vector<std::array<uint8_t, 16>> v6;
+    uint16_t port_min = 1024, port_max = 65535;
+    uint16_t out_interface = 0xffff;
+    bool eim = false;
+};
+
+struct source_limit_rt {
+    policy::ip_prefix prefix;
+    policy::rate_limit new_flows;
+    policy::rate_limit packets;
+};
+
+// Health of backends, keyed by service name and backend key; kept by the control lcore.
+struct health_view {
+    // Returns false when the backend is known to be down.
+    virtual bool healthy(const std::string& service, const std::string& backend_key) const = 0;
+    virtual ~health_view() = default;
+};
+
+struct l4_runtime {
+    uint64_t generation = 0;
+    policy::flow_settings flows;
+    bool fw_enabled = false;
+    policy::acl_action fw_default = policy::acl_action::allow;
+    std::shared_ptr<const acl_set> acl;
+    std::vector<policy::acl_action> rule_action;  // by rule index (both families, as compiled)
+    std::vector<service_rt> services;
+    std::vector<snat_rt> snat;
+    std::vector<source_limit_rt> limits;
+    uint32_t max_flows_per_source = 0;
+
+    bool active() const noexcept { return fw_enabled || !services.empty() || !snat.empty() || !limits.empty(); }
+
+    // Service of (family, VIP, protocol, port), or -1. A handful of services is the norm: an
+    // open-addressed table keeps the miss path to one or two probes.
+    int32_t find_service(uint8_t family, const uint8_t* vip, uint8_t proto, uint16_t port) const noexcept;
+
+    // Open-addressing index over services (power-of-two slots, -1 empty).
+    std::vector<int32_t> index;
+    uint32_t index_mask = 0;
+};
+
+uint32_t service_hash(uint8_t family, const uint8_t* vip, uint8_t proto, uint16_t port) noexcept;
+
+// Builds from a validated config. `acl` reuses an already compiled ACL (health-only rebuilds);
+// null compiles the config's rules under `name`. Full-NAT sources default to the primary
+// address of the interface each backend is routed through (looked up in `rt`).
+result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, const runtime& rt,
+                                                     const health_view* health, std::shared_ptr<const acl_set> acl,
+                                                     const std::string& name);
+
+}  // namespace meshgate::dataplane::l4

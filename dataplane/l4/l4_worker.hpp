@@ -1,0 +1,146 @@
+#pragma once
+// A worker's L4 stage, run on every IP packet before routing when the snapshot has services,
+// SNAT pools, source limits or a firewall: session lookup (both directions), and for a miss the
+// new-flow path (rate limits, ACL, service lookup with Maglev, SYN proxy, SNAT). A hit rewrites
+// the packet as its session says (NAT, NAT46/64, ICMP errors per RFC 5508). Thread contract:
+// created on the main lcore, then used only by its worker; no allocation, locks or syscalls.
+#include <rte_hash.h>
+#include <rte_mbuf.h>
+
+#include <cstdint>
+
+#include "dataplane/counters.hpp"
+#include "dataplane/l4/flow_table.hpp"
+#include "dataplane/l4/l4_runtime.hpp"
+#include "dataplane/l4/syn_cookie.hpp"
+#include "dataplane/packet_parse.hpp"
+
+namespace meshgate::dataplane {
+struct route_lookup;
+}
+
+namespace meshgate::dataplane::l4 {
+
+enum class verdict : uint8_t {
+    pass,    // continue routing the packet, same family, possibly rewritten
+    xlated,  // now the other family, starting at its IP header (L2 stripped): route it as such
+    drop,    // drop with `why`
+};
+
+struct token_bucket {
+    uint64_t credit = 0;  // TSC cycles of credit
+    uint64_t last = 0;
+    uint64_t cost = 0;  // cycles per token; 0: unlimited
+    uint64_t cap = 0;
+
+    void configure(const policy::rate_limit& r, uint64_t hz, unsigned workers) noexcept {
+        if (r.rate == 0) {
+            cost = 0;
+            return;
+        }
+        // Each worker gets its share of the rate and of the burst.
+        cost = hz * workers / r.rate;
+        uint64_t burst = r.burst / workers == 0 ? 1 : r.burst / workers;
+        cap = cost * burst;
+        credit = cap;
+        last = 0;
+    }
+    bool take(uint64_t now) noexcept {
+        if (cost == 0) return true;
+        if (last != 0) {
+            credit += now - last;
+            if (credit > cap) credit = cap;
+        }
+        last = now;
+        if (credit < cost) return false;
+        credit -= cost;
+        return true;
+    }
+};
+
+struct eim_mapping {
+    uint8_t inside[16];
+    uint8_t outside[16];
+    uint16_t inside_port;
+    uint16_t outside_port;
+    uint8_t proto;
+    uint8_t family;
+    uint32_t refs;
+};
+
+class l4_worker {
+public:
+    // `id` of `n_workers`: NAT source ports p with p % n_workers == id belong to this worker.
+    static result<l4_worker*> create(unsigned id, unsigned n_workers, uint32_t capacity, uint64_t tsc_hz,
+                                     const cookie_secret& secret, core_counters* ctr, const std::string& name);
+    ~l4_worker();
+    l4_worker(const l4_worker&) = delete;
+    l4_worker& operator=(const l4_worker&) = delete;
+
+    // Adopts a newly published runtime (per-worker rate buckets are reset). Worker thread.
+    void adopt(const l4_runtime* rt) noexcept;
+    const l4_runtime* current() const noexcept { return rt_; }
+
+    // The stage. `ip` is the packet's IP header inside `m` at info.l3_offset.
+    verdict process(rte_mbuf* m, const packet_info& info, uint16_t ifindex, const route_lookup& routes, uint64_t now,
+                    drop_reason& why) noexcept;
+
+    // Expires idle sessions (bounded work per call).
+    void poll(uint64_t now) noexcept;
+
+    flow_table& flows() noexcept { return *flows_; }
+
+private:
+    l4_worker() = default;
+    verdict on_hit(rte_mbuf* m, const packet_info& info, uint32_t idx, uint8_t dir, uint8_t tcp_flags, uint64_t now,
+                   drop_reason& why) noexcept;
+    verdict on_miss(rte_mbuf* m, const packet_info& info, const flow_key& k, hash_sig_t sig, uint8_t tcp_flags,
+                    uint16_t ifindex, const route_lookup& routes, uint64_t now, drop_reason& why) noexcept;
+    verdict on_icmp_error(rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
+                          drop_reason& why) noexcept;
+    verdict translate(rte_mbuf* m, const packet_info& info, const session& s, uint8_t dir) noexcept;
+    verdict new_service_flow(rte_mbuf* m, const packet_info& info, const flow_key& k, hash_sig_t sig, uint8_t tcp_flags,
+                             int32_t svc, uint64_t now, drop_reason& why) noexcept;
+    verdict syn_cookie_reply(rte_mbuf* m, const packet_info& info, const flow_key& k, uint64_t now) noexcept;
+    verdict syn_proxy_accept(rte_mbuf* m, const packet_info& info, const flow_key& k, hash_sig_t sig, int32_t svc,
+                             int mss_index, uint64_t now, drop_reason& why) noexcept;
+    bool pick_port(flow_key& t1, uint16_t preferred, uint16_t lo, uint16_t hi) noexcept;
+    bool snat_eim(flow_key& t1, const flow_key& t0, const snat_rt& pool, const uint8_t* addr,
+                  uint32_t& mapping) noexcept;
+    bool acl_allows(const flow_key& k, uint16_t ifindex, bool has_ports) noexcept;
+    bool source_admit(const flow_key& k, uint64_t now, bool new_flow, drop_reason& why) noexcept;
+    bool source_count_add(const flow_key& k) noexcept;
+    void source_count_del(const flow_key& k) noexcept;
+    void release(uint32_t idx) noexcept;
+    void release_mapping(uint32_t mapping) noexcept;
+    bool revalidate(session& s) noexcept;
+    uint64_t seconds(uint64_t now) const noexcept { return now / hz_; }
+    uint32_t next_random() noexcept {
+        rng_ ^= rng_ << 13;
+        rng_ ^= rng_ >> 7;
+        rng_ ^= rng_ << 17;
+        return static_cast<uint32_t>(rng_ >> 16);
+    }
+
+    unsigned id_ = 0;
+    unsigned n_workers_ = 1;
+    uint64_t hz_ = 1;
+    uint64_t rng_ = 0x9e3779b97f4a7c15ULL;
+    cookie_secret secret_;
+    core_counters* ctr_ = nullptr;
+    flow_table* flows_ = nullptr;
+    const l4_runtime* rt_ = nullptr;
+    uint32_t rt_epoch_ = 1;  // bumped on adopt; sessions of service kind revalidate when it differs
+    rte_hash* per_source_ = nullptr;
+    rte_hash* eim_index_ = nullptr;
+    eim_mapping* eim_ = nullptr;
+    uint32_t* eim_free_ = nullptr;
+    uint32_t eim_n_free_ = 0;
+    uint32_t half_open_ = 0;
+    token_bucket svc_flows_[max_services];
+    token_bucket svc_packets_[max_services];
+    token_bucket src_flows_[max_source_limits];
+    token_bucket src_packets_[max_source_limits];
+};
+
+}  // namespace meshgate::dataplane::l4
