@@ -421,7 +421,10 @@ int run(int argc, char** argv) {
             for (const auto& line : control.describe_neighbors()) std::printf("neighbor %s\n", line.c_str());
             std::fflush(stdout);
         }
-        if (g_reload.exchange(false)) reload(opt.config, cfg, *rt, pub, qsbr);
+        if (g_reload.exchange(false)) {
+            reload(opt.config, cfg, *rt, pub, qsbr);
+            stats.generation = cfg.generation;
+        }
         if (deadline != 0 && now >= deadline) break;
         if (handled == 0) rte_delay_us_sleep(100);
     }

@@ -54,6 +54,15 @@ std::string format_report(const stats_source& s) {
                   sum_field(s, &core_counters::arp_replies_sent), sum_field(s, &core_counters::neighbor_solicits_sent),
                   sum_field(s, &core_counters::neighbors_learned));
     out += line;
+    std::snprintf(line, sizeof line,
+                  "sessions_active %lu sessions_created %lu sessions_expired %lu half_open %lu syn_cookies_sent %lu "
+                  "syn_cookies_accepted %lu acl_logged %lu nat_icmp_errors %lu nat64_translated %lu\n",
+                  sum_field(s, &core_counters::sessions_active), sum_field(s, &core_counters::sessions_created),
+                  sum_field(s, &core_counters::sessions_expired), sum_field(s, &core_counters::sessions_half_open),
+                  sum_field(s, &core_counters::syn_cookies_sent), sum_field(s, &core_counters::syn_cookies_accepted),
+                  sum_field(s, &core_counters::acl_logged), sum_field(s, &core_counters::nat_icmp_errors),
+                  sum_field(s, &core_counters::nat64_translated));
+    out += line;
     return out;
 }
 
@@ -105,6 +114,23 @@ int tel_info(const char*, const char*, rte_tel_data* d) {
     return 0;
 }
 
+int tel_l4(const char*, const char*, rte_tel_data* d) {
+    rte_tel_data_start_dict(d);
+    const std::pair<const char*, uint64_t core_counters::*> fields[] = {
+        {"sessions_active", &core_counters::sessions_active},
+        {"sessions_created", &core_counters::sessions_created},
+        {"sessions_expired", &core_counters::sessions_expired},
+        {"sessions_half_open", &core_counters::sessions_half_open},
+        {"syn_cookies_sent", &core_counters::syn_cookies_sent},
+        {"syn_cookies_accepted", &core_counters::syn_cookies_accepted},
+        {"acl_logged", &core_counters::acl_logged},
+        {"nat_icmp_errors", &core_counters::nat_icmp_errors},
+        {"nat64_translated", &core_counters::nat64_translated},
+    };
+    for (const auto& [name, field] : fields) rte_tel_data_add_dict_u64(d, name, sum_field(*g_source, field));
+    return 0;
+}
+
 }  // namespace
 
 void register_telemetry(const stats_source* s) {
@@ -114,6 +140,8 @@ void register_telemetry(const stats_source* s) {
         "Per-port rx/tx packets and bytes and drops by reason. Parameters: int port id or interface name");
     rte_telemetry_register_cmd("/meshgate/drops", tel_drops, "Drops by reason, all ports. Takes no parameters");
     rte_telemetry_register_cmd("/meshgate/info", tel_info, "Config generation, workers, ICMP and neighbor counters");
+    rte_telemetry_register_cmd("/meshgate/l4", tel_l4,
+                               "Sessions (active, created, expired, half-open), SYN cookies, ACL log, NAT counters");
 }
 
 }  // namespace meshgate::dataplane

@@ -30,8 +30,8 @@
 #   -- part A
 #   PERF_SECONDS          seconds per run (default 10)
 #   PERF_ROUNDS           testpmd+meshgate rounds (default 3)
-#   PERF_L4_FLOWS         flows (= packets) in the pcap (default 60000, see perf/README.md: one
-#                         full-NAT source address has 64512 ports)
+#   PERF_L4_FLOWS         flows (= packets) in the pcap (default 262144; full NAT through one
+#                         source address fits at most 8 backends x 64512 ports, see perf/README.md)
 #   PERF_L4_MODE          full-nat (default) | dnat
 #   PERF_L4_SYN_FIRST     1: the pcap starts with one SYN per flow (default 0: data segments only)
 #   PERF_L4_RULES         firewall rules (default 1000)
@@ -65,7 +65,7 @@ PARTS=${PERF_L4_PARTS:-synthetic,lab}
 BASELINE_ONLY=${PERF_L4_BASELINE_ONLY:-0}
 SECS=${PERF_SECONDS:-10}
 ROUNDS=${PERF_ROUNDS:-3}
-FLOWS=${PERF_L4_FLOWS:-60000}
+FLOWS=${PERF_L4_FLOWS:-262144}
 MODE=${PERF_L4_MODE:-full-nat}
 SYN_FIRST=${PERF_L4_SYN_FIRST:-0}
 RULES=${PERF_L4_RULES:-1000}
@@ -99,11 +99,12 @@ fi
 if ((DO_A)); then
     command -v "$TESTPMD" >/dev/null || die "testpmd not found ($TESTPMD); apt-get install dpdk"
     ((RULES >= 4)) || die "PERF_L4_RULES must be at least 4"
-    # One full-NAT source address: 64512 source ports (1024-65535). Whether a port may be reused
-    # towards different backends is up to the data plane; the default stays below 64512.
-    if [[ $MODE == full-nat ]] && ((FLOWS > 64000)); then
-        info "warning: $FLOWS full-NAT flows from one source address need more than one address's" \
-            "64512 ports unless the data plane reuses ports per backend (8 x 64512 at most)"
+    # One full-NAT source address has 64512 source ports (1024-65535) towards each backend
+    # (address, port): 8 x 64512 = 516096 concurrent flows at most, less with Maglev's uneven
+    # split and the allocator's probing.
+    if [[ $MODE == full-nat ]] && ((FLOWS > 450000)); then
+        info "warning: $FLOWS full-NAT flows through one source address and 8 backends come close to" \
+            "or exceed the 8 x 64512 source ports; use PERF_L4_MODE=dnat for more flows"
     fi
 fi
 

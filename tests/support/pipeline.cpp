@@ -56,9 +56,36 @@ pipeline::pipeline(const std::string& config_json) {
     ctl_fwd_ = std::make_unique<forwarder>(rt_.get(), pool_, &counters_[1], self_punt_, hz);
     control_->set_error_path(ctl_fwd_.get(), ctl_batch_, self_punt_);
     if (auto r = control_->install_static_neighbors(cfg_); !r) throw std::runtime_error(r.error_message());
+
+    auto l4rt = l4::build_l4_runtime(cfg_, *rt_, nullptr, nullptr, "l" + tag);
+    if (!l4rt) throw std::runtime_error(l4rt.error_message());
+    l4rt_ = std::move(l4rt).value();
+    pub_.rt.store(rt_.get());
+    pub_.l4.store(l4rt_.get());
+    // A fixed cookie secret: tests compute cookies themselves.
+    auto l4w = l4::l4_worker::create(0, 1, cfg_.flows.sessions_per_worker, hz, l4::cookie_secret{1, 2}, &counters_[0],
+                                     "w" + tag);
+    if (!l4w) throw std::runtime_error(l4w.error_message());
+    l4_.reset(l4w.value());
+    fwd_->attach(l4_.get(), &pub_);
+}
+
+void pipeline::reload(const std::string& config_json) {
+    static unsigned generation = 0;
+    auto parsed = policy::parse_config_json(config_json);
+    if (!parsed) throw std::runtime_error("config: " + parsed.error_message());
+    auto built = l4::build_l4_runtime(parsed.value(), *rt_, nullptr, nullptr, "lr" + std::to_string(generation++));
+    if (!built) throw std::runtime_error(built.error_message());
+    // Single-threaded here: the worker adopts it on its next burst; the old one can go at once.
+    std::unique_ptr<const l4::l4_runtime> next = std::move(built).value();
+    pub_.l4.store(next.get());
+    rte_mbuf* none[1];
+    fwd_->process(0, none, 0, now_, *batch_);  // adopt
+    l4rt_ = std::move(next);
 }
 
 pipeline::~pipeline() {
+    l4_.reset();
     control_.reset();
     ctl_fwd_.reset();
     fwd_.reset();
@@ -77,6 +104,7 @@ std::vector<output> pipeline::settle() {
     std::vector<output> out;
     for (int round = 0; round < 16; ++round) {
         control_->poll(now_);
+        fwd_->poll(now_);
         rte_mbuf* pkts[burst_size];
         unsigned n = rte_ring_sc_dequeue_burst(inject_, reinterpret_cast<void**>(pkts), burst_size, nullptr);
         if (n != 0) fwd_->enqueue_injected(pkts, static_cast<uint16_t>(n), *batch_);

@@ -8,6 +8,8 @@
 
 #include "dataplane/control.hpp"
 #include "dataplane/forwarder.hpp"
+#include "dataplane/l4/l4_runtime.hpp"
+#include "dataplane/l4/l4_worker.hpp"
 #include "dataplane/neighbor.hpp"
 #include "dataplane/runtime.hpp"
 #include "tests/support/packet_builder.hpp"
@@ -41,6 +43,11 @@ public:
     rte_mbuf* make_mbuf(const bytes& frame);
     unsigned run_burst(uint16_t port, rte_mbuf** pkts, uint16_t n);
 
+    // Applies a new config's L4 part (services, firewall, SNAT, limits) as SIGHUP does; throws
+    // std::runtime_error with the validation message when it is rejected.
+    void reload(const std::string& config_json);
+    dataplane::l4::l4_worker& l4() { return *l4_; }
+
     uint64_t drops(dataplane::drop_reason r) const;
     uint64_t counter(uint64_t dataplane::core_counters::*field) const;
     unsigned mbufs_in_use() const;
@@ -65,6 +72,9 @@ private:
     dataplane::tx_batch* ctl_batch_ = nullptr;
     std::unique_ptr<dataplane::control_plane> control_;
     dataplane::tx_batch* batch_ = nullptr;
+    dataplane::published_tables pub_;
+    std::unique_ptr<const dataplane::l4::l4_runtime> l4rt_;
+    std::unique_ptr<dataplane::l4::l4_worker> l4_;
     uint64_t now_ = hz;
 };
 
