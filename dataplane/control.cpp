@@ -152,6 +152,10 @@ void control_plane::handle(rte_mbuf* m, uint64_t now) noexcept {
             return handle_nd(m, meta->ifindex, now);
         case punt_meta::resolve:
             return handle_resolve(m, now);
+        case punt_meta::probe:
+            if (probe_handler_ != nullptr) return probe_handler_(probe_arg_, m, now);
+            rte_pktmbuf_free(m);
+            return;
         default:
             rte_pktmbuf_free(m);
     }

@@ -36,6 +36,13 @@ public:
         err_batch_ = batch;
         self_punt_ = self_punt;
     }
+    // Who takes health probes' answers (punt kind probe); it frees them.
+    void set_probe_handler(void (*handler)(void*, rte_mbuf*, uint64_t), void* arg) noexcept {
+        probe_handler_ = handler;
+        probe_arg_ = arg;
+    }
+    // Sends what was queued on the error path's batch (probes originated on this lcore).
+    void flush_originated() noexcept { send_batch(); }
     // Static neighbors from the config become permanent entries.
     result<bool> install_static_neighbors(const policy::config& cfg);
     // Drains the punt rings and runs due timers. Returns the number of packets handled.
@@ -81,6 +88,8 @@ private:
     forwarder* err_fwd_ = nullptr;
     tx_batch* err_batch_ = nullptr;
     rte_ring* self_punt_ = nullptr;
+    void (*probe_handler_)(void*, rte_mbuf*, uint64_t) = nullptr;
+    void* probe_arg_ = nullptr;
 };
 
 }  // namespace meshgate::dataplane

@@ -149,6 +149,12 @@ void forwarder::punt(uint16_t port, rte_mbuf* m) noexcept {
     count(ctr_->punted);
 }
 
+void forwarder::punt_probe(uint16_t port, rte_mbuf* m, const packet_info& info) noexcept {
+    strip_to_ip(m, info);
+    meta_of(m)->kind = punt_meta::probe;
+    punt(port, m);
+}
+
 void forwarder::punt_nd(uint16_t port, rte_mbuf* m, uint16_t ifindex) noexcept {
     auto* meta = meta_of(m);
     meta->kind = punt_meta::nd;
@@ -200,6 +206,7 @@ void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info,
         auto v = l4_->process(m, info, ifindex, routes_, now, why);
         if (v == l4::verdict::drop) return drop(port, m, why);
         if (v == l4::verdict::xlated) return forward_translated(port, m, ifindex, out);
+        if (v == l4::verdict::probe) return punt_probe(port, m, info);
         src = rd32(ip + 12);  // NAT may have rewritten them
         dst = rd32(ip + 16);
     }
@@ -335,6 +342,7 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
         auto v = l4_->process(m, info, ifindex, routes_, now, why);
         if (v == l4::verdict::drop) return drop(port, m, why);
         if (v == l4::verdict::xlated) return forward_translated(port, m, ifindex, out);
+        if (v == l4::verdict::probe) return punt_probe(port, m, info);
     }
     const next_hop* nh = routes_.lookup6(dst);
     bool local = nh != nullptr && nh->kind == nh_kind::local;

@@ -39,7 +39,7 @@ inline constexpr uint16_t tx_batch_max = 512;
 
 // What a worker hands the control lcore, in the mbuf's private area.
 struct punt_meta {
-    enum kind_t : uint8_t { arp = 1, nd = 2, resolve = 3 };
+    enum kind_t : uint8_t { arp = 1, nd = 2, resolve = 3, probe = 4 };
     uint8_t kind;
     uint16_t ifindex;     // arp/nd: ingress interface
     uint16_t in_ifindex;  // resolve: ingress interface (no_interface: originated here)
@@ -159,6 +159,8 @@ private:
     const next_hop* route6_to(const uint8_t* dst, uint16_t ifindex) const noexcept;
     void punt(uint16_t port, rte_mbuf* m) noexcept;
     void punt_nd(uint16_t port, rte_mbuf* m, uint16_t ifindex) noexcept;
+    // A health probe's answer, IP header first, to the control lcore.
+    void punt_probe(uint16_t port, rte_mbuf* m, const packet_info& info) noexcept;
     // Rewrite and queue with the neighbor's MAC word, or (0) hand to the control lcore to resolve
     // `target` (nullptr: the route's pinned gateway).
     void send_to(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint64_t mac, uint16_t ether_type,

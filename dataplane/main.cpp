@@ -23,6 +23,7 @@
 
 #include "dataplane/control.hpp"
 #include "dataplane/forwarder.hpp"
+#include "dataplane/l4/health.hpp"
 #include "dataplane/l4/l4_runtime.hpp"
 #include "dataplane/l4/l4_worker.hpp"
 #include "dataplane/neighbor.hpp"
@@ -153,8 +154,35 @@ int worker_main(void* arg) {
 // backends, firewall, SNAT pools, limits, timeouts) by publishing a new L4 runtime. Sessions stay.
 // A config that fails validation, or changes what needs a restart, is rejected whole and the
 // running one stays.
+std::string l4_name(uint64_t generation) {
+    static uint64_t builds = 0;
+    // rte_acl context names are short: keep this under 26 characters.
+    return "mg_l4_" + std::to_string(generation % 1000000) + "_" + std::to_string(++builds % 1000000);
+}
+
+// Publishes a new L4 runtime; the old one is freed once every worker has passed a quiescent
+// point (they pass one between bursts, so none holds it after that).
+void publish_l4(published_tables& pub, std::unique_ptr<l4::l4_runtime> next, rte_rcu_qsbr* qsbr) {
+    const l4::l4_runtime* old = pub.l4.exchange(next.release(), std::memory_order_acq_rel);
+    rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
+    delete old;
+}
+
+// A backend changed health: the same config, rebuilt with the new health (the ACL is shared).
+void republish_health(const policy::config& running, const runtime& rt, l4::health_checker& health,
+                      published_tables& pub, rte_rcu_qsbr* qsbr) {
+    const l4::l4_runtime* cur = pub.l4.load();
+    auto built =
+        l4::build_l4_runtime(running, rt, &health, cur != nullptr ? cur->acl : nullptr, l4_name(running.generation));
+    if (!built) {
+        std::printf("meshgate-dataplane: health change not applied: %s\n", built.error_message().c_str());
+        return;
+    }
+    publish_l4(pub, std::move(built).value(), qsbr);
+}
+
 void reload(const std::string& path, policy::config& running, const runtime& rt, published_tables& pub,
-            rte_rcu_qsbr* qsbr) {
+            rte_rcu_qsbr* qsbr, l4::health_checker& health) {
     auto fresh = policy::load_config_file(path);
     auto reject = [](const std::string& why) {
         std::printf("meshgate-dataplane: reload rejected: %s\n", why.c_str());
@@ -168,14 +196,10 @@ void reload(const std::string& path, policy::config& running, const runtime& rt,
         return reject("routes: changing routes needs a restart");
     if (c.flows.sessions_per_worker != running.flows.sessions_per_worker)
         return reject("flows.sessionsPerWorker: changing the session table size needs a restart");
-    static uint64_t reloads = 0;
-    auto built = l4::build_l4_runtime(c, rt, nullptr, nullptr,
-                                      "mg_l4_" + std::to_string(c.generation) + "_" + std::to_string(++reloads));
+    auto built = l4::build_l4_runtime(c, rt, &health, nullptr, l4_name(c.generation));
     if (!built) return reject(built.error_message());
-    const l4::l4_runtime* old = pub.l4.exchange(std::move(built).value().release(), std::memory_order_acq_rel);
-    // Every worker passes a quiescent point between bursts: after that none holds `old`.
-    rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
-    delete old;
+    health.configure(c, *built.value(), &rt, rte_rdtsc());
+    publish_l4(pub, std::move(built).value(), qsbr);
     running = std::move(c);
     std::printf("meshgate-dataplane: reloaded: config generation %lu, %zu services, %zu firewall rules\n",
                 running.generation, running.services.size(), running.fw.rules.size());
@@ -363,8 +387,14 @@ int run(int argc, char** argv) {
     // L4: the compiled services, firewall and NAT pools, published for the workers.
     static published_tables pub;
     pub.rt.store(rt);
-    auto l4_built = l4::build_l4_runtime(cfg, *rt, nullptr, nullptr, "mg_l4_" + std::to_string(cfg.generation));
+    static l4::health_checker health(pool, hz);
+    auto l4_built = l4::build_l4_runtime(cfg, *rt, &health, nullptr, l4_name(cfg.generation));
     if (!l4_built) die("config rejected: " + l4_built.error_message());
+    health.configure(cfg, *l4_built.value(), rt, rte_rdtsc());
+    health.set_output(
+        &ctl_fwd, ctl_batch, [](void* c) { static_cast<control_plane*>(c)->flush_originated(); }, &control);
+    control.set_probe_handler(
+        [](void* h, rte_mbuf* m, uint64_t now) { static_cast<l4::health_checker*>(h)->on_packet(m, now); }, &health);
     pub.l4.store(std::move(l4_built).value().release());
     l4::cookie_secret secret{rte_rand(), rte_rand()};
 
@@ -416,13 +446,15 @@ int run(int argc, char** argv) {
     while (!g_stop.load()) {
         uint64_t now = rte_rdtsc();
         unsigned handled = control.poll(now);
+        if (health.poll(now)) republish_health(cfg, *rt, health, pub, qsbr);
         if (g_report.exchange(false)) {
             std::printf("%s", format_report(stats).c_str());
             for (const auto& line : control.describe_neighbors()) std::printf("neighbor %s\n", line.c_str());
+            for (const auto& line : health.describe()) std::printf("health %s\n", line.c_str());
             std::fflush(stdout);
         }
         if (g_reload.exchange(false)) {
-            reload(opt.config, cfg, *rt, pub, qsbr);
+            reload(opt.config, cfg, *rt, pub, qsbr, health);
             stats.generation = cfg.generation;
         }
         if (deadline != 0 && now >= deadline) break;

@@ -129,3 +129,133 @@ TEST(Config, FileErrorsNameThePath) {
 
 }  // namespace
 }  // namespace meshgate::policy
+
+namespace meshgate::policy {
+namespace {
+
+constexpr const char* good_l4 = R"({
+  "interfaces": [
+    { "name": "client", "device": "net_null0", "ipv4Addresses": ["198.18.1.1/24"], "ipv6Addresses": ["fd00:1::1/64"] },
+    { "name": "srv", "device": "net_null1", "ipv4Addresses": ["198.18.2.1/24"], "ipv6Addresses": ["fd00:2::1/64"] }
+  ],
+  "flows": { "sessionsPerWorker": 131072, "udpTimeout": 30, "maxFlowsPerSource": 100 },
+  "services": [
+    { "name": "web", "vip": "198.18.50.10", "protocol": "tcp", "port": 80, "mode": "full-nat",
+      "sourceAddresses": ["198.18.50.1", "fd00:50::1"],
+      "backends": [ { "address": "198.18.2.10", "port": 8080, "weight": 2 },
+                    { "address": "fd00:2::10", "adminState": "down" } ],
+      "healthCheck": { "type": "http", "intervalMs": 500, "timeoutMs": 200, "httpPath": "/health" },
+      "newFlows": { "rate": 1000 }, "synProxy": "auto", "synProxyThreshold": 64 },
+    { "name": "dns", "vip": "fd00:50::53", "protocol": "udp", "port": 53, "mode": "dnat",
+      "backends": [ { "address": "fd00:2::53" } ] }
+  ],
+  "firewall": { "defaultAction": "deny", "rules": [
+    { "name": "web", "source": "198.18.1.0/24", "protocol": "tcp", "destinationPorts": "80", "action": "allow" },
+    { "name": "ping", "protocol": "icmp", "action": "log" },
+    { "name": "ssh", "destination": "fd00:2::/64", "protocol": "tcp", "destinationPorts": "22-23",
+      "inInterface": "client", "action": "deny" } ] },
+  "snatPools": [ { "name": "egress", "sources": ["198.18.2.0/24", "fd00:2::/64"],
+                   "addresses": ["198.18.60.1", "fd00:60::1"], "portMin": 20000, "portMax": 29999,
+                   "outInterface": "client", "endpointIndependent": true } ],
+  "sourceLimits": [ { "prefix": "198.18.1.0/24", "newFlows": { "rate": 100, "burst": 200 } } ]
+})";
+
+TEST(ConfigL4, AcceptsServicesFirewallSnatLimits) {
+    auto r = parse_config_json(good_l4);
+    ASSERT_TRUE(r) << r.error_message();
+    const auto& c = r.value();
+    EXPECT_EQ(c.flows.sessions_per_worker, 131072U);
+    EXPECT_EQ(c.flows.udp_timeout, 30U);
+    EXPECT_EQ(c.flows.tcp_established_timeout, 7200U);  // default
+    ASSERT_EQ(c.services.size(), 2U);
+    const auto& web = c.services[0];
+    EXPECT_EQ(web.port, 80);
+    EXPECT_EQ(web.protocol, l4::tcp);
+    EXPECT_EQ(web.source_addresses.size(), 2U);
+    ASSERT_EQ(web.backends.size(), 2U);
+    EXPECT_EQ(web.backends[0].weight, 2U);
+    EXPECT_EQ(web.backends[1].port, 80);  // the service port
+    EXPECT_FALSE(web.backends[1].admin_up);
+    EXPECT_EQ(web.health.type, health_check::kind::http);
+    EXPECT_EQ(web.health.http_path, "/health");
+    EXPECT_EQ(web.health.rise, 2U);
+    EXPECT_EQ(web.syn_proxy_threshold, 64U);
+    EXPECT_EQ(web.maglev_table_size, 65537U);
+    EXPECT_EQ(c.services[1].mode, nat_mode::dnat);
+    EXPECT_EQ(c.services[1].syn_proxy_threshold, UINT32_MAX);  // UDP: never
+    EXPECT_TRUE(c.fw.enabled);
+    EXPECT_EQ(c.fw.default_action, acl_action::deny);
+    // "ping" has no prefix: one rule per family.
+    ASSERT_EQ(c.fw.rules.size(), 4U);
+    EXPECT_EQ(c.fw.rules[1].is_v6, false);
+    EXPECT_EQ(c.fw.rules[2].is_v6, true);
+    EXPECT_EQ(c.fw.rules[3].dst_port_min, 22);
+    EXPECT_EQ(c.fw.rules[3].dst_port_max, 23);
+    EXPECT_EQ(c.fw.rules[3].in_interface, 0U);
+    ASSERT_EQ(c.snat_pools.size(), 1U);
+    EXPECT_TRUE(c.snat_pools[0].endpoint_independent);
+    EXPECT_EQ(c.snat_pools[0].port_min, 20000);
+    EXPECT_EQ(c.source_limits[0].new_flows.burst, 200U);
+}
+
+class ConfigL4Rejects : public ::testing::TestWithParam<bad_case> {};
+
+TEST_P(ConfigL4Rejects, NamesTheField) {
+    const auto& bc = GetParam();
+    std::string json = good_l4;
+    auto at = json.find(bc.from);
+    ASSERT_NE(at, std::string::npos) << bc.from;
+    json.replace(at, bc.from.size(), bc.to);
+    auto r = parse_config_json(json);
+    ASSERT_FALSE(r) << "accepted: " << bc.name;
+    EXPECT_EQ(r.error_message().substr(0, bc.error.size()), bc.error) << r.error_message();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Bad, ConfigL4Rejects,
+    ::testing::Values(
+        bad_case{"sessions", "131072", "100", "flows.sessionsPerWorker: 100 is not in 1024..4194304"},
+        bad_case{"vip", "198.18.50.10", "198.18.50.300", "services[0].vip: \"198.18.50.300\" is not an IPv4 or IPv6"},
+        bad_case{"vip_own", "198.18.50.10", "198.18.1.1", "services[0].vip: \"198.18.1.1\" is an interface address"},
+        bad_case{"proto", "\"protocol\": \"udp\"", "\"protocol\": \"icmp\"", "services[1].protocol: \"icmp\""},
+        bad_case{"port", "\"port\": 80", "\"port\": 70000", "services[0].port: 70000 is not in 1..65535"},
+        bad_case{"mode", "\"mode\": \"dnat\"", "\"mode\": \"dsr\"", "services[1].mode: \"dsr\""},
+        bad_case{"two_v4_sources", "\"fd00:50::1\"", "\"198.18.50.2\"",
+                 "services[0].sourceAddresses[1]: a second IPv4 source address"},
+        bad_case{"no_backends", "[ { \"address\": \"fd00:2::53\" } ]", "[]", "services[1].backends: at least one"},
+        bad_case{"backend_addr", "198.18.2.10", "198.18.2.1",
+                 "services[0].backends[0].address: \"198.18.2.1\" is one of"},
+        bad_case{"weight", "\"weight\": 2", "\"weight\": 70000", "services[0].backends[0].weight: 70000"},
+        bad_case{"admin", "\"adminState\": \"down\"", "\"adminState\": \"off\"", "services[0].backends[1].adminState:"},
+        bad_case{"dnat_cross_family", "fd00:2::53", "198.18.2.53",
+                 "services[1].backends[0].address: \"198.18.2.53\" is of the other family than the VIP; NAT46/NAT64 "
+                 "needs mode \"full-nat\""},
+        bad_case{"maglev_prime", "\"mode\": \"dnat\",", "\"mode\": \"dnat\", \"maglevTableSize\": 1000,",
+                 "services[1].maglevTableSize: 1000 is not a prime"},
+        bad_case{"health_type", "\"type\": \"http\"", "\"type\": \"icmp\"", "services[0].healthCheck.type: \"icmp\""},
+        bad_case{"health_timeout", "\"timeoutMs\": 200", "\"timeoutMs\": 900",
+                 "services[0].healthCheck.timeoutMs: 900 is not in 10..intervalMs"},
+        bad_case{"health_path", "\"/health\"", "\"health\"", "services[0].healthCheck.httpPath:"},
+        bad_case{"syn_proxy", "\"synProxy\": \"auto\"", "\"synProxy\": \"yes\"", "services[0].synProxy: \"yes\""},
+        bad_case{"dup_service", "\"name\": \"dns\"", "\"name\": \"web\"", "services[1].name: \"web\" is used"},
+        bad_case{"fw_default", "\"defaultAction\": \"deny\"", "\"defaultAction\": \"drop\"",
+                 "firewall.defaultAction: \"drop\""},
+        bad_case{"rule_prefix", "\"source\": \"198.18.1.0/24\"", "\"source\": \"198.18.1.1/24\"",
+                 "firewall.rules[0].source: \"198.18.1.1/24\" has host bits set (did you mean 198.18.1.0/24?)"},
+        bad_case{"rule_ports", "\"22-23\"", "\"23-22\"", "firewall.rules[2].destinationPorts: \"23-22\""},
+        bad_case{"rule_ports_proto", "\"protocol\": \"icmp\", \"action\"",
+                 "\"protocol\": \"icmp\", \"sourcePorts\": \"1\", \"action\"",
+                 "firewall.rules[1].sourcePorts: ports need protocol"},
+        bad_case{"rule_iface", "\"inInterface\": \"client\"", "\"inInterface\": \"nope\"",
+                 "firewall.rules[2].inInterface: \"nope\" names no interface"},
+        bad_case{"rule_action", "\"action\": \"log\"", "\"action\": \"reject\"", "firewall.rules[1].action:"},
+        bad_case{"snat_addr", "\"198.18.60.1\"", "\"198.18.60\"", "snatPools[0].addresses[0]:"},
+        bad_case{"snat_family", "\"fd00:60::1\"", "\"198.18.60.2\"", "snatPools[0].addresses: has no IPv6 address"},
+        bad_case{"snat_range", "\"portMax\": 29999", "\"portMax\": 20010", "snatPools[0].portMax:"},
+        bad_case{"snat_iface", "\"outInterface\": \"client\"", "\"outInterface\": \"x\"",
+                 "snatPools[0].outInterface: \"x\" names no interface"},
+        bad_case{"limit_prefix", "\"prefix\": \"198.18.1.0/24\"", "\"prefix\": \"x\"", "sourceLimits[0].prefix:"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace meshgate::policy

@@ -94,34 +94,49 @@ result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, 
             b.admin_up = bc.admin_up;
             b.key = backend_key(bc);
             b.healthy = health == nullptr || health->healthy(sc.name, b.key);
+            // The address of the interface the backend is routed through: probes leave from it,
+            // and full-NAT uses it when the service names no source of the backend's family.
+            const next_hop* nh =
+                bc.addr.is_v6 ? rt.routes->lookup6(bc.addr.v6.bytes.data()) : rt.routes->lookup4(bc.addr.v4.value);
+            if (nh != nullptr && nh->kind == nh_kind::forward) {
+                const auto& ifc = rt.interfaces[nh->ifindex];
+                if (bc.addr.is_v6 && ifc.has_ipv6) {
+                    std::memcpy(b.probe_src, ifc.ipv6_primary.bytes.data(), 16);
+                    b.has_probe_src = true;
+                } else if (!bc.addr.is_v6 && ifc.ipv4_primary != 0) {
+                    uint8_t fam = 0;
+                    put_addr(policy::ip_addr{false, ipv4_addr{ifc.ipv4_primary}, {}}, b.probe_src, fam);
+                    b.has_probe_src = true;
+                }
+            }
             if (sc.mode == policy::nat_mode::full_nat) {
-                // An explicit source of the backend's family, else the primary address of the
-                // interface the backend is routed through.
                 for (const auto& src : sc.source_addresses) {
                     if (src.is_v6 == bc.addr.is_v6) {
                         uint8_t fam = 0;
                         put_addr(src, b.nat_src, fam);
                         b.has_nat_src = true;
+                        std::memcpy(b.probe_src, b.nat_src, 16);
+                        b.has_probe_src = true;
                     }
                 }
-                if (!b.has_nat_src) {
-                    const next_hop* nh = bc.addr.is_v6 ? rt.routes->lookup6(bc.addr.v6.bytes.data())
-                                                       : rt.routes->lookup4(bc.addr.v4.value);
-                    if (nh != nullptr && nh->kind == nh_kind::forward) {
-                        const auto& ifc = rt.interfaces[nh->ifindex];
-                        if (bc.addr.is_v6 && ifc.has_ipv6) {
-                            std::memcpy(b.nat_src, ifc.ipv6_primary.bytes.data(), 16);
-                            b.has_nat_src = true;
-                        } else if (!bc.addr.is_v6 && ifc.ipv4_primary != 0) {
-                            policy::ip_addr a{false, ipv4_addr{ifc.ipv4_primary}, {}};
-                            uint8_t fam = 0;
-                            put_addr(a, b.nat_src, fam);
-                            b.has_nat_src = true;
-                        }
-                    }
+                if (!b.has_nat_src && b.has_probe_src) {
+                    std::memcpy(b.nat_src, b.probe_src, 16);
+                    b.has_nat_src = true;
                 }
             } else {
                 b.has_nat_src = true;  // DNAT keeps the client's address
+            }
+            if (sc.health.type != policy::health_check::kind::none && b.has_probe_src) {
+                bool known = false;
+                for (const auto& p : out->probe_sources) {
+                    known = known || (p.family == b.family && std::memcmp(p.addr, b.probe_src, 16) == 0);
+                }
+                if (!known) {
+                    l4_runtime::probe_source p{};
+                    std::memcpy(p.addr, b.probe_src, 16);
+                    p.family = b.family;
+                    out->probe_sources.push_back(p);
+                }
             }
             bool usable = b.admin_up && b.healthy && b.has_nat_src;
             if (usable) ++s.usable_backends;

@@ -4,6 +4,7 @@
 // once published; workers read it with no locks. Backend health is folded in: a health change
 // builds a new one (sharing the compiled ACL) and publishes it the same way.
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,10 +32,12 @@ struct backend_rt {
     uint16_t port = 0;
     uint32_t weight = 1;
     bool admin_up = true;
-    bool healthy = true;       // from the health checker; true without one
-    uint8_t nat_src[16] = {};  // full-NAT source toward this backend (family of the backend)
-    bool has_nat_src = false;  // false: no address of that family to use (backend unusable)
-    std::string key;           // "198.18.2.2:80", Maglev identity and health-state key
+    bool healthy = true;         // from the health checker; true without one
+    uint8_t nat_src[16] = {};    // full-NAT source toward this backend (family of the backend)
+    bool has_nat_src = false;    // false: no address of that family to use (backend unusable)
+    uint8_t probe_src[16] = {};  // health probes leave from here (the NAT source, else the egress address)
+    bool has_probe_src = false;
+    std::string key;  // "198.18.2.2:80", Maglev identity and health-state key
 };
 
 struct service_rt {
@@ -93,6 +96,21 @@ struct l4_runtime {
     // Service of (family, VIP, protocol, port), or -1. A handful of services is the norm: an
     // open-addressed table keeps the miss path to one or two probes.
     int32_t find_service(uint8_t family, const uint8_t* vip, uint8_t proto, uint16_t port) const noexcept;
+
+    // Addresses health probes leave from: a TCP segment to one of them, to a probe port, with no
+    // session is a probe's answer (handed to the control lcore).
+    struct probe_source {
+        uint8_t addr[16];
+        uint8_t family;
+    };
+    std::vector<probe_source> probe_sources;
+    bool is_probe_answer(const uint8_t* dst, uint8_t family, uint16_t dport) const noexcept {
+        if (dport < probe_port_min || dport > probe_port_max) return false;
+        for (const auto& p : probe_sources) {
+            if (p.family == family && std::memcmp(p.addr, dst, family == 6 ? 16 : 4) == 0) return true;
+        }
+        return false;
+    }
 
     // Open-addressing index over services (power-of-two slots, -1 empty).
     std::vector<int32_t> index;

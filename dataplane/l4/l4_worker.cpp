@@ -669,6 +669,8 @@ bool l4_worker::snat_eim(flow_key& t1, const flow_key& t0, const snat_rt& pool, 
 
 verdict l4_worker::on_miss(rte_mbuf* m, const packet_info& info, const flow_key& k, hash_sig_t sig, uint8_t tcp_flags,
                            uint16_t ifindex, const route_lookup& routes, uint64_t now, drop_reason& why) noexcept {
+    if (k.proto == ip_proto::tcp && !rt_->probe_sources.empty() && rt_->is_probe_answer(k.dst, k.family, k.dport))
+        return verdict::probe;
     if (!rt_->limits.empty() && !source_admit(k, now, true, why)) return verdict::drop;
     bool has_ports = info.has_l4;
     int32_t svc = rt_->find_service(k.family, k.dst, k.proto, k.dport);

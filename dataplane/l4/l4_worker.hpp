@@ -25,6 +25,7 @@ enum class verdict : uint8_t {
     pass,    // continue routing the packet, same family, possibly rewritten
     xlated,  // now the other family, starting at its IP header (L2 stripped): route it as such
     drop,    // drop with `why`
+    probe,   // an answer to a health probe: for the control lcore
 };
 
 struct token_bucket {
