@@ -100,6 +100,17 @@ void forwarder::forward_translated(uint16_t port, rte_mbuf* m, uint16_t ifindex,
     emit4(m, 0, *nh, dst, ifindex, out);
 }
 
+void forwarder::process_handoff(rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept {
+    if (l4_ != nullptr) refresh();
+    for (uint16_t i = 0; i < n; ++i) handle(pkts[i]->port, pkts[i], now, out);
+}
+
+void forwarder::hand_off(uint16_t port, rte_mbuf* m, unsigned owner) noexcept {
+    m->port = port;
+    if (handoff_ == nullptr || rte_ring_mp_enqueue(handoff_[owner], m) != 0)
+        return drop(port, m, drop_reason::worker_handoff_full);
+}
+
 void forwarder::process(uint16_t port, rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept {
     if (l4_ != nullptr) refresh();
     auto& pc = ctr_->ports[port];
@@ -203,8 +214,10 @@ void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info,
         return drop(port, m, drop_reason::ipv4_bad_destination);
     if (l4_on_) {
         drop_reason why = drop_reason::nat_untranslatable;
-        auto v = l4_->process(m, info, ifindex, routes_, now, why);
+        unsigned owner = 0;
+        auto v = l4_->process(m, info, ifindex, routes_, now, why, owner);
         if (v == l4::verdict::drop) return drop(port, m, why);
+        if (v == l4::verdict::handoff) return hand_off(port, m, owner);
         if (v == l4::verdict::xlated) return forward_translated(port, m, ifindex, out);
         if (v == l4::verdict::probe) return punt_probe(port, m, info);
         src = rd32(ip + 12);  // NAT may have rewritten them
@@ -339,8 +352,10 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
     }
     if (l4_on_) {
         drop_reason why = drop_reason::nat_untranslatable;
-        auto v = l4_->process(m, info, ifindex, routes_, now, why);
+        unsigned owner = 0;
+        auto v = l4_->process(m, info, ifindex, routes_, now, why, owner);
         if (v == l4::verdict::drop) return drop(port, m, why);
+        if (v == l4::verdict::handoff) return hand_off(port, m, owner);
         if (v == l4::verdict::xlated) return forward_translated(port, m, ifindex, out);
         if (v == l4::verdict::probe) return punt_probe(port, m, info);
     }

@@ -111,10 +111,14 @@ public:
 
     // Attaches the L4 stage (sessions, NAT, firewall) and the published tables it and the routes
     // are read from. Before the worker starts.
-    void attach(l4::l4_worker* l4, const published_tables* pub) noexcept {
+    // `handoff` (optional): each worker's ring for packets of sessions it owns.
+    void attach(l4::l4_worker* l4, const published_tables* pub, rte_ring* const* handoff = nullptr) noexcept {
         l4_ = l4;
         pub_ = pub;
+        handoff_ = handoff;
     }
+    // Packets another worker handed over (m->port is their ingress port); not counted as RX again.
+    void process_handoff(rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept;
     // Session expiry; call once per loop iteration.
     void poll(uint64_t now) noexcept;
 
@@ -139,6 +143,7 @@ public:
 private:
     void handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) noexcept;
     void refresh() noexcept;
+    void hand_off(uint16_t port, rte_mbuf* m, unsigned owner) noexcept;
     // A packet the L4 stage translated to the other family (IP header first): route and send.
     void forward_translated(uint16_t port, rte_mbuf* m, uint16_t ifindex, tx_batch& out) noexcept;
     void handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
@@ -174,6 +179,7 @@ private:
     const runtime* rt_;
     l4::l4_worker* l4_ = nullptr;
     const published_tables* pub_ = nullptr;
+    rte_ring* const* handoff_ = nullptr;
     bool l4_on_ = false;   // the adopted L4 runtime has something to do
     route_lookup routes_;  // copy of rt_->routes->lookup(): one load to the tables
     const neighbor_table* neighbors_;

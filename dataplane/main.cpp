@@ -96,6 +96,7 @@ struct worker_ctx {
     forwarder* fwd = nullptr;
     tx_batch* batch = nullptr;
     rte_ring* inject = nullptr;
+    rte_ring* handoff = nullptr;  // packets of sessions this worker owns, from other workers
     core_counters* ctr = nullptr;
     rte_rcu_qsbr* qsbr = nullptr;
 };
@@ -141,6 +142,11 @@ int worker_main(void* arg) {
         unsigned n = rte_ring_sc_dequeue_burst(w.inject, reinterpret_cast<void**>(pkts), burst_size, nullptr);
         if (n != 0) {
             w.fwd->enqueue_injected(pkts, static_cast<uint16_t>(n), *w.batch);
+            busy = true;
+        }
+        n = rte_ring_sc_dequeue_burst(w.handoff, reinterpret_cast<void**>(pkts), burst_size, nullptr);
+        if (n != 0) {
+            w.fwd->process_handoff(pkts, static_cast<uint16_t>(n), now, *w.batch);
             busy = true;
         }
         if (busy) flush(w);
@@ -399,6 +405,11 @@ int run(int argc, char** argv) {
     l4::cookie_secret secret{rte_rand(), rte_rand()};
 
     std::vector<worker_ctx> workers(n_workers);
+    static std::vector<rte_ring*> handoff(n_workers);
+    for (unsigned w = 0; w < n_workers; ++w) {
+        handoff[w] = rte_ring_create(("mg_handoff" + std::to_string(w)).c_str(), 4096, SOCKET_ID_ANY, RING_F_SC_DEQ);
+        if (handoff[w] == nullptr) die("cannot allocate worker hand-off rings");
+    }
     for (unsigned w = 0; w < n_workers; ++w) {
         auto& c = workers[w];
         c.id = w;
@@ -415,7 +426,8 @@ int run(int argc, char** argv) {
         auto l4w =
             l4::l4_worker::create(w, n_workers, cfg.flows.sessions_per_worker, hz, secret, c.ctr, "mg_l4w" + suffix);
         if (!l4w) die(l4w.error_message());
-        c.fwd->attach(l4w.value(), &pub);
+        c.fwd->attach(l4w.value(), &pub, handoff.data());
+        c.handoff = handoff[w];
         control.add_worker(punt, c.inject);
     }
     // RX queues to workers, round robin over (port, queue).

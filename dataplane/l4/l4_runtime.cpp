@@ -24,6 +24,16 @@ void put_addr(const policy::ip_addr& a, uint8_t* out, uint8_t& family) {
     }
 }
 
+void add_nat_address(l4_runtime& rt, const uint8_t* addr, uint8_t family) {
+    for (const auto& p : rt.nat_addresses) {
+        if (p.family == family && std::memcmp(p.addr, addr, 16) == 0) return;
+    }
+    l4_runtime::probe_source p{};
+    std::memcpy(p.addr, addr, 16);
+    p.family = family;
+    rt.nat_addresses.push_back(p);
+}
+
 std::string backend_key(const policy::backend& b) {
     if (b.addr.is_v6) return "[" + policy::to_string(b.addr) + "]:" + std::to_string(b.port);
     return policy::to_string(b.addr) + ":" + std::to_string(b.port);
@@ -138,6 +148,7 @@ result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, 
                     out->probe_sources.push_back(p);
                 }
             }
+            if (sc.mode == policy::nat_mode::full_nat && b.has_nat_src) add_nat_address(*out, b.nat_src, b.family);
             bool usable = b.admin_up && b.healthy && b.has_nat_src;
             if (usable) ++s.usable_backends;
             mb.push_back({b.key, usable ? b.weight : 0});
@@ -174,6 +185,8 @@ result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, 
             std::memcpy(b.data(), a.bytes.data(), 16);
             p.v6.push_back(b);
         }
+        for (const auto& a : p.v4) add_nat_address(*out, a.data(), 4);
+        for (const auto& a : p.v6) add_nat_address(*out, a.data(), 6);
         p.port_min = pc.port_min;
         p.port_max = pc.port_max;
         p.out_interface = pc.out_interface == UINT32_MAX ? 0xffff : static_cast<uint16_t>(pc.out_interface);

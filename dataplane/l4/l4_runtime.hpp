@@ -112,6 +112,16 @@ struct l4_runtime {
         return false;
     }
 
+    // Addresses NAT translates sources to (full-NAT sources, SNAT pools). With several workers,
+    // a packet to one of them belongs to the worker owning its destination port (port % workers).
+    std::vector<probe_source> nat_addresses;
+    bool is_nat_address(const uint8_t* dst, uint8_t family) const noexcept {
+        for (const auto& p : nat_addresses) {
+            if (p.family == family && std::memcmp(p.addr, dst, family == 6 ? 16 : 4) == 0) return true;
+        }
+        return false;
+    }
+
     // Open-addressing index over services (power-of-two slots, -1 empty).
     std::vector<int32_t> index;
     uint32_t index_mask = 0;

@@ -22,7 +22,7 @@ inline constexpr uint8_t rst = 0x04;
 inline constexpr uint8_t ack = 0x10;
 }  // namespace tcp_flag
 
-constexpr uint32_t expire_budget = 256;  // sessions examined per poll
+constexpr uint32_t expire_budget = 4096;  // sessions examined per poll (64 polls a second)
 
 struct source_key {
     uint8_t addr[16];
@@ -281,6 +281,9 @@ void l4_worker::adopt(const l4_runtime* rt) noexcept {
 }
 
 void l4_worker::poll(uint64_t now) noexcept {
+    // 64 times a second is plenty for a 1/16 s wheel, and keeps the idle loop cheap.
+    if (now < next_poll_) return;
+    next_poll_ = now + hz_ / 64;
     uint32_t n = flows_->expire(now, expire_budget, [this](uint32_t idx) { release(idx); });
     if (n != 0) {
         count(ctr_->sessions_expired, n);
@@ -385,7 +388,7 @@ bool l4_worker::source_admit(const flow_key& k, uint64_t now, bool new_flow, dro
 }
 
 verdict l4_worker::process(rte_mbuf* m, const packet_info& info, uint16_t ifindex, const route_lookup& routes,
-                           uint64_t now, drop_reason& why) noexcept {
+                           uint64_t now, drop_reason& why, unsigned& owner) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     const uint8_t* l4 = rte_pktmbuf_mtod_offset(m, const uint8_t*, info.l4_offset);
     flow_key k;
@@ -400,11 +403,17 @@ verdict l4_worker::process(rte_mbuf* m, const packet_info& info, uint16_t ifinde
         }
         return verdict::pass;
     }
-    if (icmp_error) return on_icmp_error(m, info, ifindex, now, why);
+    if (icmp_error) return on_icmp_error(m, info, ifindex, now, why, owner);
     hash_sig_t sig = flows_->hash(k);
     uint8_t dir = 0;
     uint32_t idx = flows_->lookup(k, sig, dir);
     if (idx != no_session) return on_hit(m, info, idx, dir, tcp_flags, now, why);
+    if (n_workers_ > 1 && k.dport % n_workers_ != id_ && !rt_->nat_addresses.empty() &&
+        rt_->is_nat_address(k.dst, k.family)) {
+        // A reply to a NAT source port another worker handed out: that worker has the session.
+        owner = k.dport % n_workers_;
+        return verdict::handoff;
+    }
     return on_miss(m, info, k, sig, tcp_flags, ifindex, routes, now, why);
 }
 
@@ -531,7 +540,7 @@ verdict l4_worker::translate(rte_mbuf* m, const packet_info& info, const session
 }
 
 verdict l4_worker::on_icmp_error(rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t /*now*/,
-                                 drop_reason& why) noexcept {
+                                 drop_reason& why, unsigned& owner) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     bool v6 = info.l3 == l3_kind::ipv6;
     embedded_flow e;
@@ -547,14 +556,38 @@ verdict l4_worker::on_icmp_error(rte_mbuf* m, const packet_info& info, uint16_t 
         k.family = v6 ? 6 : 4;
         uint8_t dir = 0;
         uint32_t idx = flows_->lookup(k, flows_->hash(k), dir);
+        if (idx == no_session && n_workers_ > 1 && k.dport % n_workers_ != id_ &&
+            rt_->is_nat_address(k.dst, k.family)) {
+            owner = k.dport % n_workers_;
+            return verdict::handoff;
+        }
         if (idx != no_session) {
             const session& s = flows_->at(idx);
             const flow_key& other = s.t[1 - dir];
             if (other.family != k.family) {
-                // NAT46/64 of errors (RFC 7915 4.2/5.2) would need the outer source mapped too;
-                // counted and dropped rather than sent half-translated.
-                why = drop_reason::nat_untranslatable;
-                return verdict::drop;
+                // NAT46/64 (RFC 7915 4.2/5.2): the error crosses families. Its sender has no
+                // address in the other family, so it appears to come from the address that side
+                // talks to (the VIP, or the gateway's source address), as a stateful NAT64's own
+                // address does (RFC 6146 3.5.3).
+                endpoints outer{};
+                std::memcpy(outer.src, other.dst, 16);
+                std::memcpy(outer.dst, other.src, 16);
+                endpoints inner{};
+                std::memcpy(inner.src, other.src, 16);
+                std::memcpy(inner.dst, other.dst, 16);
+                inner.sport = other.sport;
+                inner.dport = other.dport;
+                uint32_t end = uint32_t{info.l3_offset} + info.ip_total;
+                if (m->data_len > end) rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - end));
+                rte_pktmbuf_adj(m, info.l3_offset);
+                bool ok = v6 ? xlate_6to4(m, outer, &inner) : xlate_4to6(m, outer, &inner);
+                if (!ok) {
+                    why = drop_reason::nat_untranslatable;
+                    return verdict::drop;
+                }
+                count(ctr_->nat_icmp_errors);
+                count(ctr_->nat64_translated);
+                return verdict::xlated;
             }
             bool nat = !(std::memcmp(other.src, k.dst, 16) == 0 && std::memcmp(other.dst, k.src, 16) == 0 &&
                          other.sport == k.dport && other.dport == k.sport);

@@ -22,10 +22,11 @@ struct route_lookup;
 namespace meshgate::dataplane::l4 {
 
 enum class verdict : uint8_t {
-    pass,    // continue routing the packet, same family, possibly rewritten
-    xlated,  // now the other family, starting at its IP header (L2 stripped): route it as such
-    drop,    // drop with `why`
-    probe,   // an answer to a health probe: for the control lcore
+    pass,     // continue routing the packet, same family, possibly rewritten
+    xlated,   // now the other family, starting at its IP header (L2 stripped): route it as such
+    drop,     // drop with `why`
+    probe,    // an answer to a health probe: for the control lcore
+    handoff,  // belongs to another worker's session (NAT port partition): to `owner`
 };
 
 struct token_bucket {
@@ -83,8 +84,9 @@ public:
     const l4_runtime* current() const noexcept { return rt_; }
 
     // The stage. `ip` is the packet's IP header inside `m` at info.l3_offset.
+    // `owner` is set for verdict::handoff.
     verdict process(rte_mbuf* m, const packet_info& info, uint16_t ifindex, const route_lookup& routes, uint64_t now,
-                    drop_reason& why) noexcept;
+                    drop_reason& why, unsigned& owner) noexcept;
 
     // Expires idle sessions (bounded work per call).
     void poll(uint64_t now) noexcept;
@@ -97,8 +99,8 @@ private:
                    drop_reason& why) noexcept;
     verdict on_miss(rte_mbuf* m, const packet_info& info, const flow_key& k, hash_sig_t sig, uint8_t tcp_flags,
                     uint16_t ifindex, const route_lookup& routes, uint64_t now, drop_reason& why) noexcept;
-    verdict on_icmp_error(rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
-                          drop_reason& why) noexcept;
+    verdict on_icmp_error(rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now, drop_reason& why,
+                          unsigned& owner) noexcept;
     verdict translate(rte_mbuf* m, const packet_info& info, const session& s, uint8_t dir) noexcept;
     verdict new_service_flow(rte_mbuf* m, const packet_info& info, const flow_key& k, hash_sig_t sig, uint8_t tcp_flags,
                              int32_t svc, uint64_t now, drop_reason& why) noexcept;
@@ -138,6 +140,7 @@ private:
     uint32_t* eim_free_ = nullptr;
     uint32_t eim_n_free_ = 0;
     uint32_t half_open_ = 0;
+    uint64_t next_poll_ = 0;
     token_bucket svc_flows_[max_services];
     token_bucket svc_packets_[max_services];
     token_bucket src_flows_[max_source_limits];
