@@ -201,7 +201,7 @@ void forwarder::handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) 
     }
 }
 
-void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
+void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, packet_info& info, uint16_t ifindex, uint64_t now,
                             tx_batch& out) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     uint32_t src = rd32(ip + 12);
@@ -213,6 +213,14 @@ void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info,
     if ((dst >> 28) == 0xf || (dst >> 24) == 127 || (dst >> 24) == 0)
         return drop(port, m, drop_reason::ipv4_bad_destination);
     if (l4_on_) {
+        if (ip[8] <= 1) {
+            // Expiring on the way (to a VIP as to anyone): time exceeded about the packet as sent.
+            const next_hop* nh0 = routes_.lookup4(dst);
+            if (nh0 == nullptr || nh0->kind != nh_kind::local) {
+                icmp4_error(ip, info, ifindex, icmp4::time_exceeded, 0, 0, now, out);
+                return drop(port, m, drop_reason::ttl_exceeded);
+            }
+        }
         drop_reason why = drop_reason::nat_untranslatable;
         unsigned owner = 0;
         auto v = l4_->process(m, info, ifindex, routes_, now, why, owner);
@@ -220,6 +228,10 @@ void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info,
         if (v == l4::verdict::handoff) return hand_off(port, m, owner);
         if (v == l4::verdict::xlated) return forward_translated(port, m, ifindex, out);
         if (v == l4::verdict::probe) return punt_probe(port, m, info);
+        if (v == l4::verdict::too_big) {
+            icmp4_error(ip, info, ifindex, icmp4::dest_unreachable, icmp4::code_frag_needed, owner & 0xffff, now, out);
+            return drop(port, m, drop_reason::mtu_exceeded);
+        }
         src = rd32(ip + 12);  // NAT may have rewritten them
         dst = rd32(ip + 16);
     }
@@ -322,7 +334,7 @@ void forwarder::local_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, 
     emit4(m, info.l3_offset, *nh, dst, no_interface, out);
 }
 
-void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
+void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, packet_info& info, uint16_t ifindex, uint64_t now,
                             tx_batch& out) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     const uint8_t* src = ip + 8;
@@ -350,7 +362,15 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
         if (nd) return punt_nd(port, m, ifindex);
         return drop(port, m, drop_reason::ipv6_link_local_forward);
     }
-    if (l4_on_) {
+    // Neighbor discovery to our own addresses is link business, never the firewall's.
+    if (l4_on_ && !nd) {
+        if (ip[7] <= 1) {
+            const next_hop* nh0 = routes_.lookup6(dst);
+            if (nh0 == nullptr || nh0->kind != nh_kind::local) {
+                icmp6_error(ip, info, ifindex, icmp6::time_exceeded, 0, 0, now, out);
+                return drop(port, m, drop_reason::ttl_exceeded);
+            }
+        }
         drop_reason why = drop_reason::nat_untranslatable;
         unsigned owner = 0;
         auto v = l4_->process(m, info, ifindex, routes_, now, why, owner);
@@ -358,6 +378,10 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info,
         if (v == l4::verdict::handoff) return hand_off(port, m, owner);
         if (v == l4::verdict::xlated) return forward_translated(port, m, ifindex, out);
         if (v == l4::verdict::probe) return punt_probe(port, m, info);
+        if (v == l4::verdict::too_big) {
+            icmp6_error(ip, info, ifindex, icmp6::packet_too_big, 0, owner, now, out);
+            return drop(port, m, drop_reason::mtu_exceeded);
+        }
     }
     const next_hop* nh = routes_.lookup6(dst);
     bool local = nh != nullptr && nh->kind == nh_kind::local;

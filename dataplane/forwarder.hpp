@@ -146,9 +146,9 @@ private:
     void hand_off(uint16_t port, rte_mbuf* m, unsigned owner) noexcept;
     // A packet the L4 stage translated to the other family (IP header first): route and send.
     void forward_translated(uint16_t port, rte_mbuf* m, uint16_t ifindex, tx_batch& out) noexcept;
-    void handle_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
+    void handle_ipv4(uint16_t port, rte_mbuf* m, packet_info& info, uint16_t ifindex, uint64_t now,
                      tx_batch& out) noexcept;
-    void handle_ipv6(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
+    void handle_ipv6(uint16_t port, rte_mbuf* m, packet_info& info, uint16_t ifindex, uint64_t now,
                      tx_batch& out) noexcept;
     void local_ipv4(uint16_t port, rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now,
                     tx_batch& out) noexcept;

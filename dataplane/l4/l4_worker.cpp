@@ -5,6 +5,8 @@
 #include <rte_ip.h>
 #include <rte_malloc.h>
 
+#include <algorithm>
+
 #include "dataplane/icmp.hpp"
 #include "dataplane/l4/nat_rewrite.hpp"
 #include "dataplane/runtime.hpp"
@@ -157,8 +159,8 @@ uint16_t tcp_mss_option(const uint8_t* tcp, uint32_t tcp_len) noexcept {
 
 // Rebuilds the packet in place as a bare TCP segment (20-byte IPv4 or 40-byte IPv6 header,
 // optional MSS option, no payload) with the given fields, and fixes all checksums.
-void rebuild_segment(rte_mbuf* m, const packet_info& info, uint8_t* ip, bool swap, uint32_t seq, uint32_t ack,
-                     uint8_t flags, uint16_t window, uint16_t mss) noexcept {
+void rebuild_segment(rte_mbuf* m, packet_info& info, uint8_t* ip, bool swap, uint32_t seq, uint32_t ack, uint8_t flags,
+                     uint16_t window, uint16_t mss) noexcept {
     bool v6 = info.l3 == l3_kind::ipv6;
     uint8_t* tcp = ip + info.l3_len;
     if (swap) {
@@ -173,6 +175,9 @@ void rebuild_segment(rte_mbuf* m, const packet_info& info, uint8_t* ip, bool swa
         std::memcpy(tcp + 2, p, 2);
     }
     uint16_t tcp_len = mss != 0 ? 24 : 20;
+    uint32_t want = uint32_t{info.l3_offset} + info.l3_len + tcp_len;
+    if (m->data_len < want && rte_pktmbuf_append(m, static_cast<uint16_t>(want - m->data_len)) == nullptr) mss = 0;
+    tcp_len = mss != 0 ? 24 : 20;
     wr32(tcp + 4, seq);
     wr32(tcp + 8, ack);
     tcp[12] = static_cast<uint8_t>((tcp_len / 4) << 4);
@@ -203,6 +208,7 @@ void rebuild_segment(rte_mbuf* m, const packet_info& info, uint8_t* ip, bool swa
     }
     uint32_t frame = info.l3_offset + total;
     if (m->data_len > frame) rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - frame));
+    info.ip_total = static_cast<uint16_t>(total);
 }
 
 bool prefix_match(const policy::ip_prefix& p, const flow_key& k) noexcept {
@@ -387,8 +393,16 @@ bool l4_worker::source_admit(const flow_key& k, uint64_t now, bool new_flow, dro
     return true;
 }
 
-verdict l4_worker::process(rte_mbuf* m, const packet_info& info, uint16_t ifindex, const route_lookup& routes,
-                           uint64_t now, drop_reason& why, unsigned& owner) noexcept {
+verdict l4_worker::process(rte_mbuf* m, packet_info& info, uint16_t ifindex, const route_lookup& routes, uint64_t now,
+                           drop_reason& why, unsigned& owner) noexcept {
+    routes_ = &routes;
+    verdict v = classify(m, info, ifindex, routes, now, why, owner);
+    if (v == verdict::too_big) owner = too_big_mtu_;
+    return v;
+}
+
+verdict l4_worker::classify(rte_mbuf* m, packet_info& info, uint16_t ifindex, const route_lookup& routes, uint64_t now,
+                            drop_reason& why, unsigned& owner) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     const uint8_t* l4 = rte_pktmbuf_mtod_offset(m, const uint8_t*, info.l4_offset);
     flow_key k;
@@ -434,8 +448,8 @@ bool l4_worker::revalidate(session& s) noexcept {
     return !sv.reset_on_backend_down;
 }
 
-verdict l4_worker::on_hit(rte_mbuf* m, const packet_info& info, uint32_t idx, uint8_t dir, uint8_t tcp_flags,
-                          uint64_t now, drop_reason& why) noexcept {
+verdict l4_worker::on_hit(rte_mbuf* m, packet_info& info, uint32_t idx, uint8_t dir, uint8_t tcp_flags, uint64_t now,
+                          drop_reason& why) noexcept {
     session& s = flows_->at(idx);
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     uint8_t* l4 = ip + info.l3_len;
@@ -458,6 +472,13 @@ verdict l4_worker::on_hit(rte_mbuf* m, const packet_info& info, uint32_t idx, ui
             return verdict::drop;
         }
     }
+    if (dir == 0) {
+        if (s.kind == session_kind::service && s.service < rt_->services.size() && !svc_packets_[s.service].take(now)) {
+            why = drop_reason::rate_limited_service;
+            return verdict::drop;
+        }
+        if (!rt_->limits.empty() && !source_admit(s.t[0], now, false, why)) return verdict::drop;
+    }
     s.last_seen = now;
     ++s.packets[dir];
     if (tcp) {
@@ -477,10 +498,26 @@ verdict l4_worker::on_hit(rte_mbuf* m, const packet_info& info, uint32_t idx, ui
                 rebuild_segment(m, info, ip, true, client_next, backend_isn + 1, tcp_flag::ack, 65535, 0);
                 return verdict::pass;  // already in the backend's addressing: swap made it S->B
             }
+            if (dir == 1 && (tcp_flags & tcp_flag::rst) != 0) {
+                // The backend refused: the client knows only the cookie's sequence space.
+                adjust32(l4 + 4, l4 + 16, s.seq_delta + 1);
+                s.state = tcp_state::closed;
+                s.flags &= static_cast<uint8_t>(~session_flag::syn_proxy_wait);
+                flows_->reschedule(idx);
+                return translate(m, info, s, dir);
+            }
             if (dir == 0) {
                 why = drop_reason::syn_proxy_pending;
                 return verdict::drop;
             }
+        }
+        if (dir == 0 && (tcp_flags & (tcp_flag::syn | tcp_flag::ack)) == tcp_flag::syn &&
+            (s.state == tcp_state::closing || s.state == tcp_state::closed)) {
+            // A new connection on the 4-tuple of a closed one (TIME_WAIT reuse, RFC 6191): start over.
+            s.state = tcp_state::syn_sent;
+            s.flags &=
+                static_cast<uint8_t>(~(session_flag::fin_orig | session_flag::fin_reply | session_flag::syn_proxy));
+            flows_->reschedule(idx);
         }
         if ((tcp_flags & tcp_flag::rst) != 0) {
             s.state = tcp_state::closed;
@@ -509,7 +546,7 @@ verdict l4_worker::on_hit(rte_mbuf* m, const packet_info& info, uint32_t idx, ui
     return translate(m, info, s, dir);
 }
 
-verdict l4_worker::translate(rte_mbuf* m, const packet_info& info, const session& s, uint8_t dir) noexcept {
+verdict l4_worker::translate(rte_mbuf* m, packet_info& info, const session& s, uint8_t dir) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     const flow_key& here = s.t[dir];
     const flow_key& there = s.t[1 - dir];
@@ -521,6 +558,23 @@ verdict l4_worker::translate(rte_mbuf* m, const packet_info& info, const session
         return verdict::pass;
     endpoints to = target_of(s, dir, echo_reply);
     auto l4_len = static_cast<uint16_t>(info.ip_total - info.l3_len);
+    // Path MTU toward the new destination, checked before rewriting so that the ICMP error
+    // quotes the packet as its sender sent it (RFC 1191, RFC 8201; RFC 7915 4.2/5.2 for the
+    // 20 bytes a family change adds or removes).
+    if (routes_ != nullptr) {
+        const next_hop* nh = there.family == 4 ? routes_->lookup4(rd32(to.dst)) : routes_->lookup6(to.dst);
+        if (nh != nullptr && nh->kind == nh_kind::forward) {
+            int delta = here.family == there.family ? 0 : (there.family == 6 ? 20 : -20);
+            uint32_t out_len = static_cast<uint32_t>(static_cast<int>(info.ip_total) + delta);
+            bool df = here.family == 6 || (ip[6] & 0x40) != 0 || there.family == 6;
+            if (out_len > nh->mtu && df) {
+                int report = static_cast<int>(nh->mtu) - delta;
+                if (here.family == 6 && report < 1280) report = 1280;
+                too_big_mtu_ = static_cast<uint32_t>(report);
+                return verdict::too_big;
+            }
+        }
+    }
     if (here.family == there.family) {
         if (here.family == 4) {
             rewrite4(ip, info.l3_len, l4_len, info.l4_proto, info.has_l4, to);
@@ -539,8 +593,8 @@ verdict l4_worker::translate(rte_mbuf* m, const packet_info& info, const session
     return verdict::xlated;
 }
 
-verdict l4_worker::on_icmp_error(rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t /*now*/,
-                                 drop_reason& why, unsigned& owner) noexcept {
+verdict l4_worker::on_icmp_error(rte_mbuf* m, packet_info& info, uint16_t ifindex, uint64_t /*now*/, drop_reason& why,
+                                 unsigned& owner) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     bool v6 = info.l3 == l3_kind::ipv6;
     embedded_flow e;
@@ -640,6 +694,16 @@ bool l4_worker::pick_port(flow_key& t1, uint16_t preferred, uint16_t lo, uint16_
         t1.dport = static_cast<uint16_t>(p);
         if (!flows_->contains(t1)) return true;
     }
+    // Nearly full: walk the range from a random start (bounded), so no free port is missed in
+    // small pools.
+    uint32_t start = next_random() % range;
+    uint32_t steps = std::min<uint32_t>(range, 4096);
+    for (uint32_t i = 0; i < steps; ++i) {
+        uint32_t p = lo + (start + i) % range;
+        if (!usable(p)) continue;
+        t1.dport = static_cast<uint16_t>(p);
+        if (!flows_->contains(t1)) return true;
+    }
     return false;
 }
 
@@ -670,9 +734,14 @@ bool l4_worker::snat_eim(flow_key& t1, const flow_key& t0, const snat_rt& pool, 
     ok.outside = 1;
     ok.family = t0.family;
     uint32_t range = uint32_t{pool.port_max} - pool.port_min + 1;
-    for (int tries = 0; tries < 64; ++tries) {
-        uint32_t p = tries == 0 ? t0.sport : pool.port_min + next_random() % range;
-        if (tries != 0) p = p - p % n_workers_ + id_;
+    uint32_t start = next_random() % range;
+    uint32_t limit = 64 + std::min<uint32_t>(range, 4096);
+    for (uint32_t tries = 0; tries < limit; ++tries) {
+        // The inside port first, then random ports, then a bounded walk of the range.
+        uint32_t p = tries == 0   ? t0.sport
+                     : tries < 64 ? pool.port_min + next_random() % range
+                                  : pool.port_min + (start + tries - 64) % range;
+        if (tries != 0 && tries < 64) p = p - p % n_workers_ + id_;
         if (p < pool.port_min || p > pool.port_max || p % n_workers_ != id_ ||
             (p >= probe_port_min && p <= probe_port_max))
             continue;
@@ -700,18 +769,20 @@ bool l4_worker::snat_eim(flow_key& t1, const flow_key& t0, const snat_rt& pool, 
     return false;
 }
 
-verdict l4_worker::on_miss(rte_mbuf* m, const packet_info& info, const flow_key& k, hash_sig_t sig, uint8_t tcp_flags,
+verdict l4_worker::on_miss(rte_mbuf* m, packet_info& info, const flow_key& k, hash_sig_t sig, uint8_t tcp_flags,
                            uint16_t ifindex, const route_lookup& routes, uint64_t now, drop_reason& why) noexcept {
     if (k.proto == ip_proto::tcp && !rt_->probe_sources.empty() && rt_->is_probe_answer(k.dst, k.family, k.dport))
         return verdict::probe;
-    if (!rt_->limits.empty() && !source_admit(k, now, true, why)) return verdict::drop;
     bool has_ports = info.has_l4;
     int32_t svc = rt_->find_service(k.family, k.dst, k.proto, k.dport);
     if (!acl_allows(k, ifindex, has_ports)) {
         why = drop_reason::acl_denied;
         return verdict::drop;
     }
-    if (svc >= 0) return new_service_flow(m, info, k, sig, tcp_flags, svc, now, why);
+    if (svc >= 0) {
+        if (!rt_->limits.empty() && !source_admit(k, now, true, why)) return verdict::drop;
+        return new_service_flow(m, info, k, sig, tcp_flags, svc, now, why);
+    }
 
     // Egress SNAT: a pool whose sources hold the packet's source, for its egress interface.
     const snat_rt* pool = nullptr;
@@ -734,7 +805,12 @@ verdict l4_worker::on_miss(rte_mbuf* m, const packet_info& info, const flow_key&
             }
         }
     }
-    if (pool == nullptr && !rt_->fw_enabled) return verdict::pass;  // nothing to track
+    if (pool == nullptr && !rt_->fw_enabled) {
+        // Nothing to track: routed as is; source limits count its packets only.
+        if (!rt_->limits.empty() && !source_admit(k, now, false, why)) return verdict::drop;
+        return verdict::pass;
+    }
+    if (!rt_->limits.empty() && !source_admit(k, now, true, why)) return verdict::drop;
     if (k.proto == ip_proto::tcp && (tcp_flags & tcp_flag::rst) != 0) {
         // A reset of nothing we know: pass it only where no state is needed.
         if (pool != nullptr) {
@@ -806,7 +882,7 @@ verdict l4_worker::on_miss(rte_mbuf* m, const packet_info& info, const flow_key&
     return translate(m, info, s, 0);
 }
 
-verdict l4_worker::new_service_flow(rte_mbuf* m, const packet_info& info, const flow_key& k, hash_sig_t sig,
+verdict l4_worker::new_service_flow(rte_mbuf* m, packet_info& info, const flow_key& k, hash_sig_t sig,
                                     uint8_t tcp_flags, int32_t svc, uint64_t now, drop_reason& why) noexcept {
     const service_rt& sv = rt_->services[static_cast<size_t>(svc)];
     if (!svc_packets_[svc].take(now)) {
@@ -895,7 +971,7 @@ verdict l4_worker::new_service_flow(rte_mbuf* m, const packet_info& info, const 
     return translate(m, info, s, 0);
 }
 
-verdict l4_worker::syn_cookie_reply(rte_mbuf* m, const packet_info& info, const flow_key& k, uint64_t now) noexcept {
+verdict l4_worker::syn_cookie_reply(rte_mbuf* m, packet_info& info, const flow_key& k, uint64_t now) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     uint8_t* tcp = ip + info.l3_len;
     uint32_t client_isn = rd32(tcp + 4);
@@ -909,12 +985,16 @@ verdict l4_worker::syn_cookie_reply(rte_mbuf* m, const packet_info& info, const 
     return verdict::pass;
 }
 
-verdict l4_worker::syn_proxy_accept(rte_mbuf* m, const packet_info& info, const flow_key& k, hash_sig_t sig,
-                                    int32_t svc, int mss_index, uint64_t now, drop_reason& why) noexcept {
+verdict l4_worker::syn_proxy_accept(rte_mbuf* m, packet_info& info, const flow_key& k, hash_sig_t sig, int32_t svc,
+                                    int mss_index, uint64_t now, drop_reason& why) noexcept {
     const service_rt& sv = rt_->services[static_cast<size_t>(svc)];
     int32_t b = sv.table->pick(sig);
     if (b < 0) {
         why = drop_reason::no_backend;
+        return verdict::drop;
+    }
+    if (!svc_flows_[svc].take(now)) {
+        why = drop_reason::rate_limited_service;
         return verdict::drop;
     }
     const backend_rt& be = sv.backends[static_cast<size_t>(b)];
@@ -936,11 +1016,17 @@ verdict l4_worker::syn_proxy_accept(rte_mbuf* m, const packet_info& info, const 
         why = drop_reason::nat_ports_exhausted;
         return verdict::drop;
     }
+    if (rt_->max_flows_per_source != 0 && !source_count_add(k)) {
+        why = drop_reason::flows_per_source;
+        return verdict::drop;
+    }
     uint32_t idx = flows_->insert(k, sig, t1, session_kind::service, now);
     if (idx == no_session) {
+        if (rt_->max_flows_per_source != 0) source_count_del(k);
         why = drop_reason::flow_table_full;
         return verdict::drop;
     }
+    if (rt_->max_flows_per_source != 0) flows_->at(idx).flags |= session_flag::src_counted;
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     uint8_t* tcp = ip + info.l3_len;
     uint32_t client_seq = rd32(tcp + 4);

@@ -27,6 +27,8 @@ enum class verdict : uint8_t {
     drop,     // drop with `why`
     probe,    // an answer to a health probe: for the control lcore
     handoff,  // belongs to another worker's session (NAT port partition): to `owner`
+    too_big,  // translated, it would exceed the egress MTU (`owner` holds the MTU to report,
+              // in the packet's own family): the caller sends frag-needed / packet too big
 };
 
 struct token_bucket {
@@ -85,7 +87,7 @@ public:
 
     // The stage. `ip` is the packet's IP header inside `m` at info.l3_offset.
     // `owner` is set for verdict::handoff.
-    verdict process(rte_mbuf* m, const packet_info& info, uint16_t ifindex, const route_lookup& routes, uint64_t now,
+    verdict process(rte_mbuf* m, packet_info& info, uint16_t ifindex, const route_lookup& routes, uint64_t now,
                     drop_reason& why, unsigned& owner) noexcept;
 
     // Expires idle sessions (bounded work per call).
@@ -95,17 +97,19 @@ public:
 
 private:
     l4_worker() = default;
-    verdict on_hit(rte_mbuf* m, const packet_info& info, uint32_t idx, uint8_t dir, uint8_t tcp_flags, uint64_t now,
+    verdict classify(rte_mbuf* m, packet_info& info, uint16_t ifindex, const route_lookup& routes, uint64_t now,
+                     drop_reason& why, unsigned& owner) noexcept;
+    verdict on_hit(rte_mbuf* m, packet_info& info, uint32_t idx, uint8_t dir, uint8_t tcp_flags, uint64_t now,
                    drop_reason& why) noexcept;
-    verdict on_miss(rte_mbuf* m, const packet_info& info, const flow_key& k, hash_sig_t sig, uint8_t tcp_flags,
+    verdict on_miss(rte_mbuf* m, packet_info& info, const flow_key& k, hash_sig_t sig, uint8_t tcp_flags,
                     uint16_t ifindex, const route_lookup& routes, uint64_t now, drop_reason& why) noexcept;
-    verdict on_icmp_error(rte_mbuf* m, const packet_info& info, uint16_t ifindex, uint64_t now, drop_reason& why,
+    verdict on_icmp_error(rte_mbuf* m, packet_info& info, uint16_t ifindex, uint64_t now, drop_reason& why,
                           unsigned& owner) noexcept;
-    verdict translate(rte_mbuf* m, const packet_info& info, const session& s, uint8_t dir) noexcept;
-    verdict new_service_flow(rte_mbuf* m, const packet_info& info, const flow_key& k, hash_sig_t sig, uint8_t tcp_flags,
+    verdict translate(rte_mbuf* m, packet_info& info, const session& s, uint8_t dir) noexcept;
+    verdict new_service_flow(rte_mbuf* m, packet_info& info, const flow_key& k, hash_sig_t sig, uint8_t tcp_flags,
                              int32_t svc, uint64_t now, drop_reason& why) noexcept;
-    verdict syn_cookie_reply(rte_mbuf* m, const packet_info& info, const flow_key& k, uint64_t now) noexcept;
-    verdict syn_proxy_accept(rte_mbuf* m, const packet_info& info, const flow_key& k, hash_sig_t sig, int32_t svc,
+    verdict syn_cookie_reply(rte_mbuf* m, packet_info& info, const flow_key& k, uint64_t now) noexcept;
+    verdict syn_proxy_accept(rte_mbuf* m, packet_info& info, const flow_key& k, hash_sig_t sig, int32_t svc,
                              int mss_index, uint64_t now, drop_reason& why) noexcept;
     bool pick_port(flow_key& t1, uint16_t preferred, uint16_t lo, uint16_t hi) noexcept;
     bool snat_eim(flow_key& t1, const flow_key& t0, const snat_rt& pool, const uint8_t* addr,
@@ -141,6 +145,8 @@ private:
     uint32_t eim_n_free_ = 0;
     uint32_t half_open_ = 0;
     uint64_t next_poll_ = 0;
+    const route_lookup* routes_ = nullptr;  // of the current process() call
+    uint32_t too_big_mtu_ = 0;
     token_bucket svc_flows_[max_services];
     token_bucket svc_packets_[max_services];
     token_bucket src_flows_[max_source_limits];
