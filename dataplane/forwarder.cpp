@@ -113,6 +113,18 @@ void forwarder::hand_off(uint16_t port, rte_mbuf* m, unsigned owner) noexcept {
 
 void forwarder::process(uint16_t port, rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept {
     if (l4_ != nullptr) refresh();
+    if (l4_on_) {
+        // Session lookups for the whole burst at once (see l4_worker::stage).
+        l4_->begin_burst();
+        for (uint16_t i = 0; i < n; ++i) {
+            rte_mbuf* m = pkts[i];
+            packet_info info;
+            if (m->nb_segs == 1 &&
+                parse_packet_fast(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, info, false) == drop_reason::none)
+                l4_->stage(m, info);
+        }
+        l4_->lookup_staged();
+    }
     auto& pc = ctr_->ports[port];
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < n && i < 4; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));

@@ -12,7 +12,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev libipsec-mb-dev libnuma-dev
   # lab and peers
   iproute2 iputils-ping ethtool iperf3 curl tshark python3 python3-scapy netcat-openbsd
-  procps psmisc
+  procps psmisc hping3
 )
 
 missing=()

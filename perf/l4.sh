@@ -48,6 +48,11 @@
 #   PERF_L4_LAB_CONFIG    meshgate lab config (default perf/l4/meshgate-l4-lab.json)
 #   PERF_L4_LAB_MEMORY_MB data plane --no-huge -m in the lab (default 2048)
 #   PERF_L4_INSTALL       1 (default): apt-get install nginx / wrk / nftables when missing
+#   PERF_L4_LOCK_WAIT     seconds to wait for the lab lock (default 300)
+#   PERF_L4_PRIVATE_LAB   1: run in new network and mount namespaces with their own /run/netns and
+#                         /run/lock: a private copy of the lab whose "root namespace" (the
+#                         nftables router, the af_packet ports) is a fresh network namespace; the
+#                         shared lab, its lock and the real root namespace are not touched
 set -euo pipefail
 
 die() { echo "l4.sh: error: $*" >&2; exit 1; }
@@ -79,13 +84,14 @@ IPV6=${PERF_L4_IPV6:-1}
 LAB_CONFIG=${PERF_L4_LAB_CONFIG:-$L4_DIR/meshgate-l4-lab.json}
 LAB_MEM=${PERF_L4_LAB_MEMORY_MB:-2048}
 INSTALL=${PERF_L4_INSTALL:-1}
+LOCK_WAIT=${PERF_L4_LOCK_WAIT:-300}
 PYTHON=/usr/bin/python3 # Debian's python modules import only with this one
 
 DO_A=0 DO_B=0
 case ",$PARTS," in *,synthetic,*) DO_A=1 ;; esac
 case ",$PARTS," in *,lab,*) DO_B=1 ;; esac
 ((DO_A || DO_B)) || die "PERF_L4_PARTS must name synthetic and/or lab"
-for v in SECS ROUNDS FLOWS RULES SESSIONS LOAD_SECS CONNS THREADS STREAMS LAB_MEM; do
+for v in SECS ROUNDS FLOWS RULES SESSIONS LOAD_SECS CONNS THREADS STREAMS LAB_MEM LOCK_WAIT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v (${!v}) must be a positive integer"
 done
 [[ $MODE == full-nat || $MODE == dnat ]] || die "PERF_L4_MODE must be full-nat or dnat"
@@ -106,6 +112,23 @@ if ((DO_A)); then
         info "warning: $FLOWS full-NAT flows through one source address and 8 backends come close to" \
             "or exceed the 8 x 64512 source ports; use PERF_L4_MODE=dnat for more flows"
     fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# PERF_L4_PRIVATE_LAB=1: start over inside new network and mount namespaces (see above). Everything
+# the run creates there (lab namespaces, veths, nftables, sysctls) goes away with them.
+if [[ ${PERF_L4_PRIVATE_LAB:-0} == 1 && -z ${MESHGATE_L4_IN_PRIVATE_LAB:-} ]]; then
+    command -v unshare >/dev/null || die "unshare not found (util-linux)"
+    info "private lab: new network and mount namespaces, own /run/netns and /run/lock"
+    # shellcheck disable=SC2016 # the inner script's own variables
+    exec env MESHGATE_L4_IN_PRIVATE_LAB=1 unshare --mount --net -- bash -c '
+        set -e
+        mount --make-rprivate /
+        mkdir -p /run/netns /run/lock
+        mount -t tmpfs meshgate-l4-netns /run/netns
+        mount -t tmpfs meshgate-l4-lock /run/lock
+        ip link set lo up
+        exec bash "$0" "$@"' "$SCRIPT_DIR/$(basename "${BASH_SOURCE[0]}")" "$@"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -189,12 +212,31 @@ cpu_since() {
         'BEGIN { printf "%.2f", b / hz / (w1 - w0) }')
     BUSY_PCT=$(awk -v b=$((b1 - CPU_B0)) -v t=$((t1 - CPU_T0)) 'BEGIN { printf "%d", b * 100 / (t + 1) }')
 }
+# CPU used by other processes during a part A run, in % of the machine: whole-machine busy time
+# minus what this script's waited-for children used (bash `times`; as perf/forwarding.sh does).
+# Must run in this shell, not in $(...). Sets OTHER_PCT.
+children_ms() {
+    times >"$TMP/times"
+    awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%d", t * 1000 }' "$TMP/times"
+}
+OTHER_MARK=""
+other_mark() { children_ms >"$TMP/ms"; OTHER_MARK="$(cpu_ticks) $(<"$TMP/ms")"; }
+other_since() {
+    local b0 t0 c0 b1 t1 c1
+    read -r b0 t0 c0 <<<"$OTHER_MARK"
+    children_ms >"$TMP/ms"
+    c1=$(<"$TMP/ms")
+    read -r b1 t1 <<<"$(cpu_ticks)"
+    OTHER_PCT=$(awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) -v c=$((c1 - c0)) -v hz="$CLK_TCK" \
+        'BEGIN { o = (b - c * hz / 1000) * 100 / (t + 1); printf "%d", o < 0 ? 0 : o }')
+    ((OTHER_PCT <= 10)) || info "warning: other processes used $OTHER_PCT% of the CPUs during this run: it is probably low"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print 0 }'; }
 per_core() { awk -v a="$1" -v c="$2" -v f="${3:-%.1f}" 'BEGIN { if (c > 0) printf f, a / c; else print 0 }'; }
 
 declare -A M=()   # metric name -> value
 MG_ERRORS=()      # why a meshgate half failed
-mg_error() { MG_ERRORS+=("$*"); echo "l4.sh: error: $*" >&2; }
+mg_error() { MG_ERRORS+=("$*"); KEEP_TMP=1; echo "l4.sh: error: $*" >&2; }
 
 cpu_mark; sleep 1; cpu_since
 ((BUSY_PCT < 15)) || info "warning: the CPUs were ${BUSY_PCT}% busy before the benchmark: results will be low and noisy"
@@ -303,7 +345,7 @@ run_testpmd() {
     local eal
     PREFIXES+=("$prefix")
     mapfile -t eal < <(eal_args "$prefix")
-    cpu_mark
+    other_mark
     "$TESTPMD" "${eal[@]}" --log-level=lib.eal:debug --vdev "$IN_DEV" --vdev "$OUT_DEV" -- \
         --forward-mode=io --nb-cores=1 --stats-period 1 --no-flush-rx --no-lsc-interrupt \
         --total-num-mbufs="$mbufs" </dev/null >"$log" 2>&1 9>&- &
@@ -333,7 +375,7 @@ run_testpmd() {
     fi
     wait "$CHILD" 2>/dev/null || true
     CHILD=""
-    cpu_since
+    other_since
     rm -rf "/var/run/dpdk/$prefix"
     grep -q '^Bye' "$log" || { tail -n 30 "$log" >&2; die "testpmd run $n did not exit cleanly (log above)"; }
     local rates
@@ -346,7 +388,7 @@ run_testpmd() {
         TSC_HZ=$(sed -n 's/.*TSC frequency is ~\([0-9]*\) KHz.*/\1/p' "$log" | head -n1)
         [[ -n $TSC_HZ ]] && TSC_HZ=$((TSC_HZ * 1000))
     fi
-    info "testpmd  run $n: $TP_MPPS Mpps ($(wc -l <<<"$rates") samples, machine ${BUSY_PCT}% busy)"
+    info "testpmd  run $n: $TP_MPPS Mpps ($(wc -l <<<"$rates") samples, other load ${OTHER_PCT}%)"
 }
 
 # One part A data-plane run with --duration SECS. Sets DP_MPPS; returns 1 (after mg_error) on
@@ -356,13 +398,13 @@ run_dataplane_a() {
     local eal rc=0
     PREFIXES+=("$prefix")
     mapfile -t eal < <(eal_args "$prefix")
-    cpu_mark
+    other_mark
     timeout -k 5 $((SECS + 90)) "$DATAPLANE" "${eal[@]}" -- --config "$config" --duration "$SECS" \
         </dev/null >"$log" 2>&1 9>&- &
     CHILD=$!
     wait "$CHILD" || rc=$?
     CHILD=""
-    cpu_since
+    other_since
     rm -rf "/var/run/dpdk/$prefix"
     if ((rc != 0)); then
         KEEP_TMP=1
@@ -397,7 +439,7 @@ run_dataplane_a() {
         DP_MPPS=0
         return 1
     fi
-    info "meshgate run $n: $DP_MPPS Mpps (rx $rx, tx $tx, machine ${BUSY_PCT}% busy)"
+    info "meshgate run $n: $DP_MPPS Mpps (rx $rx, tx $tx, other load ${OTHER_PCT}%)"
 }
 
 # =============================================================================================
@@ -740,8 +782,10 @@ part_b() {
     # One lab user at a time: the lock the integration tests take (tests/integration/lib.sh).
     mkdir -p /run/lock
     exec 9>/run/lock/meshgate-lab.lock
-    info "waiting for /run/lock/meshgate-lab.lock (300 s at most)"
-    flock -w 300 9 || die "could not lock /run/lock/meshgate-lab.lock within 300 s"
+    info "waiting for /run/lock/meshgate-lab.lock ($LOCK_WAIT s at most)"
+    flock -w "$LOCK_WAIT" 9 || die "could not lock /run/lock/meshgate-lab.lock within $LOCK_WAIT s" \
+        "(PERF_L4_LOCK_WAIT sets the wait)"
+    info "got the lab lock"
     if "$LAB" status >/dev/null 2>&1; then
         info "lab already up: using it (left up afterwards)"
         check_lab_quiet

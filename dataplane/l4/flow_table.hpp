@@ -104,6 +104,11 @@ public:
         return static_cast<uint32_t>(v >> 1);
     }
     bool contains(const flow_key& k) const noexcept { return rte_hash_lookup(hash_, &k) >= 0; }
+    // Up to 64 keys at once; bit i of `hits` set when keys[i] was found, its value in data[i].
+    void lookup_bulk(const void** keys, uint32_t n, uint64_t& hits, void** data) const noexcept {
+        hits = 0;
+        rte_hash_lookup_bulk_data(hash_, keys, n, &hits, data);
+    }
 
     // Creates a session for t0/t1 (t1's key must not exist: check with contains()). Returns the
     // index or no_session when the table is full.

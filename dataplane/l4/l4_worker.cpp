@@ -4,6 +4,7 @@
 #include <rte_hash_crc.h>
 #include <rte_ip.h>
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
 
 #include <algorithm>
 
@@ -401,6 +402,35 @@ verdict l4_worker::process(rte_mbuf* m, packet_info& info, uint16_t ifindex, con
     return v;
 }
 
+void l4_worker::stage(rte_mbuf* m, const packet_info& info) noexcept {
+    if (n_pre_ >= 64 || (info.l3 != l3_kind::ipv4 && info.l3 != l3_kind::ipv6)) return;
+    const uint8_t* ip = rte_pktmbuf_mtod_offset(m, const uint8_t*, info.l3_offset);
+    const uint8_t* l4 = rte_pktmbuf_mtod_offset(m, const uint8_t*, info.l4_offset);
+    staged& st = pre_[n_pre_];
+    uint8_t flags = 0;
+    bool icmp_error = false;
+    if (!key_of(ip, info, l4, st.k, flags, icmp_error) || icmp_error) return;
+    st.m = m;
+    st.idx = no_session;
+    ++n_pre_;
+}
+
+void l4_worker::lookup_staged() noexcept {
+    if (n_pre_ == 0) return;
+    const void* keys[64];
+    void* data[64];
+    for (uint16_t i = 0; i < n_pre_; ++i) keys[i] = &pre_[i].k;
+    uint64_t hits = 0;
+    flows_->lookup_bulk(keys, n_pre_, hits, data);
+    for (uint16_t i = 0; i < n_pre_; ++i) {
+        if ((hits >> i & 1) == 0) continue;
+        auto v = reinterpret_cast<uintptr_t>(data[i]);
+        pre_[i].idx = static_cast<uint32_t>(v >> 1);
+        pre_[i].dir = static_cast<uint8_t>(v & 1);
+        rte_prefetch0(&flows_->at(pre_[i].idx));
+    }
+}
+
 verdict l4_worker::classify(rte_mbuf* m, packet_info& info, uint16_t ifindex, const route_lookup& routes, uint64_t now,
                             drop_reason& why, unsigned& owner) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
@@ -418,10 +448,35 @@ verdict l4_worker::classify(rte_mbuf* m, packet_info& info, uint16_t ifindex, co
         return verdict::pass;
     }
     if (icmp_error) return on_icmp_error(m, info, ifindex, now, why, owner);
+    // The burst pre-pass's answer when it is still right (the session it found still holds
+    // this tuple); a miss there is checked again: an earlier packet may have made the session.
+    while (pre_cursor_ < n_pre_ && pre_[pre_cursor_].m != m) ++pre_cursor_;
+    // A new connection (a bare SYN) on the tuple of a closed load-balanced session is a new
+    // flow: Maglev picks its backend again (the old one may be down now).
+    auto reopened = [&](uint32_t i, uint8_t d) {
+        const session& s = flows_->at(i);
+        if (d != 0 || s.kind != session_kind::service ||
+            (tcp_flags & (tcp_flag::syn | tcp_flag::ack)) != tcp_flag::syn ||
+            (s.state != tcp_state::closing && s.state != tcp_state::closed))
+            return false;
+        count(ctr_->sessions_expired);
+        release(i);
+        flows_->remove(i);
+        ctr_->sessions_active = flows_->active();
+        return true;
+    };
+    if (pre_cursor_ < n_pre_) {
+        const staged& st = pre_[pre_cursor_++];
+        if (st.idx != no_session) {
+            const session& s = flows_->at(st.idx);
+            if (s.in_use != 0 && s.t[st.dir] == k && !reopened(st.idx, st.dir))
+                return on_hit(m, info, st.idx, st.dir, tcp_flags, now, why);
+        }
+    }
     hash_sig_t sig = flows_->hash(k);
     uint8_t dir = 0;
     uint32_t idx = flows_->lookup(k, sig, dir);
-    if (idx != no_session) return on_hit(m, info, idx, dir, tcp_flags, now, why);
+    if (idx != no_session && !reopened(idx, dir)) return on_hit(m, info, idx, dir, tcp_flags, now, why);
     if (n_workers_ > 1 && k.dport % n_workers_ != id_ && !rt_->nat_addresses.empty() &&
         rt_->is_nat_address(k.dst, k.family)) {
         // A reply to a NAT source port another worker handed out: that worker has the session.
