@@ -11,6 +11,8 @@
 #  4. b2 back up (reload); b4's server process is stopped with no health check configured: what
 #     new connections get is printed (the gateway cannot know; they are refused by b4's host).
 #  5. The download, which lived through both reloads, ends complete with curl exit 0.
+#  6. An HTTP health check (reload) marks the stopped backend down within 5 s: every new
+#     connection is answered by the others; its server back, the check marks it up again.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/l4/l4_lib.sh
@@ -129,6 +131,28 @@ if [ "$slow_rc" -eq 0 ] && [ "$slow_size" = 25165824 ]; then
 else
   mg_fail "24 MiB download from ${slow_backend:-?} through two reloads: curl exit $slow_rc, $(cat "$MG_TMP/slow.out")"
 fi
+
+echo "== 6. an HTTP health check finds $victim's server gone, and back"
+victim_addr=198.18.3.11
+[ "$victim" = b3 ] && victim_addr=198.18.3.10
+l4_cfg_edit 'c["services"][0]["healthCheck"] = {"type": "http", "intervalMs": 300, "timeoutMs": 200, "rise": 2, "fall": 2, "httpPath": "/"}'
+l4_check_reload "reload with an HTTP health check"
+# wait_log PATTERN SECONDS: until the data plane's log has a line matching PATTERN.
+wait_log() {
+  local _
+  for _ in $(seq $(($2 * 10))); do grep -q "$1" "$MG_LOG" && return 0; sleep 0.1; done
+  return 1
+}
+check "health check marks $victim ($victim_addr) down within 5 s" \
+  wait_log "health: service [^ ]* backend $victim_addr:8080 down" 5
+spread=$(l4_spread mg-client "$VIP_URL" 40)
+answered=$(awk '$1 != "failed" { n += $2 } END { print n + 0 }' <<<"$spread")
+echo "   40 new connections with $victim down by health check: $(tr '\n' ' ' <<<"$spread")"
+check "all 40 new connections answered by the healthy backends (${answered} of 40)" \
+  bash -c '[ "$1" -eq 40 ] && ! grep -q "^$2 " <<<"$3"' x "$answered" "$victim" "$spread"
+l4_http mg-srv2 "$victim_addr" "$victim"
+check "health check marks $victim up again within 5 s of its server's return" \
+  wait_log "health: service [^ ]* backend $victim_addr:8080 up" 5
 
 l4=$(l4_tel /meshgate/l4)
 echo "   /meshgate/l4: $l4"
