@@ -160,6 +160,28 @@ int worker_main(void* arg) {
 // backends, firewall, SNAT pools, limits, timeouts) by publishing a new L4 runtime. Sessions stay.
 // A config that fails validation, or changes what needs a restart, is rejected whole and the
 // running one stays.
+// Flows that "log" firewall rules let in, as one line each (at most 64 per call).
+void print_acl_log(rte_ring* ring, const policy::config& cfg) {
+    l4::acl_log_record recs[64];
+    unsigned n = rte_ring_sc_dequeue_burst_elem(ring, recs, sizeof(l4::acl_log_record), 64, nullptr);
+    for (unsigned i = 0; i < n; ++i) {
+        const auto& r = recs[i];
+        auto addr = [&](const uint8_t* a) {
+            if (r.k.family == 4)
+                return std::to_string(a[0]) + "." + std::to_string(a[1]) + "." + std::to_string(a[2]) + "." +
+                       std::to_string(a[3]);
+            ipv6_addr v6;
+            std::memcpy(v6.bytes.data(), a, 16);
+            return "[" + to_string(v6) + "]";
+        };
+        const char* rule = r.rule < cfg.fw.rules.size() ? cfg.fw.rules[r.rule].name.c_str() : "?";
+        const char* ifname = r.ifindex < cfg.interfaces.size() ? cfg.interfaces[r.ifindex].name.c_str() : "?";
+        std::printf("meshgate-dataplane: acl: rule %u (%s) log: proto %u %s:%u -> %s:%u in %s\n", r.rule, rule,
+                    r.k.proto, addr(r.k.src).c_str(), r.k.sport, addr(r.k.dst).c_str(), r.k.dport, ifname);
+    }
+    if (n != 0) std::fflush(stdout);
+}
+
 std::string l4_name(uint64_t generation) {
     static uint64_t builds = 0;
     // rte_acl context names are short: keep this under 26 characters.
@@ -404,6 +426,10 @@ int run(int argc, char** argv) {
     pub.l4.store(std::move(l4_built).value().release());
     l4::cookie_secret secret{rte_rand(), rte_rand()};
 
+    rte_ring* acl_log =
+        rte_ring_create_elem("mg_acl_log", sizeof(l4::acl_log_record), 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
+    if (acl_log == nullptr) die("cannot allocate the ACL log ring");
+
     std::vector<worker_ctx> workers(n_workers);
     static std::vector<rte_ring*> handoff(n_workers);
     for (unsigned w = 0; w < n_workers; ++w) {
@@ -427,6 +453,7 @@ int run(int argc, char** argv) {
             l4::l4_worker::create(w, n_workers, cfg.flows.sessions_per_worker, hz, secret, c.ctr, "mg_l4w" + suffix);
         if (!l4w) die(l4w.error_message());
         c.fwd->attach(l4w.value(), &pub, handoff.data());
+        l4w.value()->set_log_ring(acl_log);
         c.handoff = handoff[w];
         control.add_worker(punt, c.inject);
     }
@@ -459,6 +486,7 @@ int run(int argc, char** argv) {
         uint64_t now = rte_rdtsc();
         unsigned handled = control.poll(now);
         if (health.poll(now)) republish_health(cfg, *rt, health, pub, qsbr);
+        print_acl_log(acl_log, cfg);
         if (g_report.exchange(false)) {
             std::printf("%s", format_report(stats).c_str());
             for (const auto& line : control.describe_neighbors()) std::printf("neighbor %s\n", line.c_str());

@@ -378,7 +378,13 @@ bool l4_worker::acl_allows(const flow_key& k, uint16_t ifindex, bool has_ports) 
         rt_->acl->classify6(&kp, &result, 1);
     }
     policy::acl_action a = result == 0 ? rt_->fw_default : rt_->rule_action[result - 1];
-    if (a == policy::acl_action::log) count(ctr_->acl_logged);
+    if (a == policy::acl_action::log) {
+        count(ctr_->acl_logged);
+        if (log_ring_ != nullptr) {
+            acl_log_record rec{k, result - 1, ifindex, 0};
+            rte_ring_mp_enqueue_elem(log_ring_, &rec, sizeof(rec));
+        }
+    }
     return a != policy::acl_action::deny;
 }
 

@@ -6,6 +6,7 @@
 // created on the main lcore, then used only by its worker; no allocation, locks or syscalls.
 #include <rte_hash.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include <cstdint>
 
@@ -72,6 +73,15 @@ struct eim_mapping {
     uint32_t refs;
 };
 
+// A new flow a "log" rule let in, as recorded for the main lcore (fixed size: rte_ring elements).
+struct acl_log_record {
+    flow_key k;
+    uint32_t rule;  // index into the compiled rules
+    uint16_t ifindex;
+    uint16_t pad;
+};
+static_assert(sizeof(acl_log_record) % 4 == 0);
+
 class l4_worker {
 public:
     // `id` of `n_workers`: NAT source ports p with p % n_workers == id belong to this worker.
@@ -80,6 +90,10 @@ public:
     ~l4_worker();
     l4_worker(const l4_worker&) = delete;
     l4_worker& operator=(const l4_worker&) = delete;
+
+    // Where "log" rules record the flows they let in (an rte_ring of acl_log_record elements,
+    // multi-producer; full: the record is dropped, the acl_logged counter still counts).
+    void set_log_ring(rte_ring* r) noexcept { log_ring_ = r; }
 
     // Adopts a newly published runtime (per-worker rate buckets are reset). Worker thread.
     void adopt(const l4_runtime* rt) noexcept;
@@ -155,6 +169,7 @@ private:
     uint32_t* eim_free_ = nullptr;
     uint32_t eim_n_free_ = 0;
     uint32_t half_open_ = 0;
+    rte_ring* log_ring_ = nullptr;
     uint64_t next_poll_ = 0;
     const route_lookup* routes_ = nullptr;  // of the current process() call
     uint32_t too_big_mtu_ = 0;

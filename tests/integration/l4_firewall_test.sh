@@ -68,6 +68,10 @@ for i in 1 2; do
 done
 logged1=$(l4_stat l4 acl_logged)
 check "acl_logged counted the 4 logged connections ($logged0 -> $logged1)" test "$((logged1 - logged0))" -eq 4
+sleep 0.5
+logged_lines=$(grep -c 'acl: rule .* log: proto 6 .*:82 in client' "$MG_LOG")
+grep 'acl: rule .* log:' "$MG_LOG" | head -2 | mg_indent
+check "the data plane logged each of them as a line ($logged_lines)" test "$logged_lines" -eq 4
 
 echo "== established flows survive a reload that denies them as new flows"
 declare -A SLOW
