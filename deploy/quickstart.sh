@@ -16,7 +16,7 @@ cd "$ROOT"
 
 BUILD_DIR=${BUILD_DIR:-build}
 BIN=${MESHGATE_DATAPLANE:-$BUILD_DIR/dataplane/meshgate-dataplane}
-CONFIG=deploy/lab/meshgate-lab.json
+CONFIG=deploy/lab/meshgate-lab-l4.json   # the lab routes plus L4 services and egress SNAT
 LAB=deploy/lab/lab.sh
 RUN_DIR=/run/meshgate
 LOG=$RUN_DIR/dataplane.log
@@ -118,8 +118,42 @@ iperf_row() { # DEST PORT LABEL
 
 # ---- commands ------------------------------------------------------------------------------
 
+# Backends of the lab's VIPs: a small HTTP server in mg-srv1 and mg-srv2 on port 8080 whose /id
+# names the host.
+WEB_PIDS=$RUN_DIR/backends.pids
+start_backends() {
+  local ns
+  stop_backends
+  for ns in mg-srv1 mg-srv2; do
+    mkdir -p "$RUN_DIR/www-$ns"
+    echo "$ns" >"$RUN_DIR/www-$ns/id"
+    ip netns exec "$ns" setsid /usr/bin/python3 -m http.server 8080 --bind :: --directory "$RUN_DIR/www-$ns" \
+      >/dev/null 2>&1 </dev/null 9>&- &
+    echo $! >>"$WEB_PIDS"
+  done
+}
+stop_backends() {
+  [ -f "$WEB_PIDS" ] || return 0
+  xargs -r kill <"$WEB_PIDS" 2>/dev/null || true
+  rm -f "$WEB_PIDS"
+}
+
+vip_row() { # URL LABEL: 8 requests; which backends answered
+  local url=$1 label=$2 out seen="" ok=0
+  for _ in 1 2 3 4 5 6 7 8; do
+    out=$(ip netns exec mg-client curl -s -m 3 "$url" 2>/dev/null) && ok=$((ok + 1)) && seen="$seen $out"
+  done
+  seen=$(tr ' ' '\n' <<<"$seen" | sed '/^$/d' | sort | uniq -c | awk '{ printf "%s x%s ", $2, $1 }')
+  if [ "$ok" -eq 8 ]; then
+    add_row "curl $label" "8/8 answered: $seen" ok
+  else
+    add_row "curl $label" "$ok/8 answered ${seen}" FAILED
+  fi
+}
+
 cmd_down() {
   [ "$(id -u)" -eq 0 ] || die "must run as root"
+  stop_backends
   stop_dataplane
   "$LAB" down
 }
@@ -200,6 +234,11 @@ cmd_up() {
   ping_row fd00:3::2 "fd00:3::2 (srv2, mtu 1280)"
   iperf_row 198.18.2.2 5201 "-> 198.18.2.2 (srv1)"
   iperf_row fd00:2::2 5201 "-> fd00:2::2 (srv1)"
+  start_backends
+  sleep 3   # backends listening and the health checks seeing them up (rise 2 at 1 s)
+  vip_row http://198.18.50.10/id "VIP 198.18.50.10 (full-NAT, 2 backends)"
+  vip_row "http://[fd00:50::10]/id" "VIP fd00:50::10 (full-NAT, 2 backends)"
+  vip_row http://198.18.50.46/id "VIP 198.18.50.46 (NAT46 to fd00:2::2)"
 
   local lines
   lines=$(wc -l <"$LOG")
@@ -215,7 +254,8 @@ cmd_up() {
   echo
   if kill -0 "$pid" 2>/dev/null; then
     say "lab and data plane left running (pid $pid, log $LOG)"
-    say "try: ip netns exec mg-client ping 198.18.100.1 ; stop with: deploy/quickstart.sh down"
+    say "try: ip netns exec mg-client curl http://198.18.50.10/id ; ip netns exec mg-client ping 198.18.100.1"
+    say "stop with: deploy/quickstart.sh down"
   else
     FAILURES=$((FAILURES + 1))
     say "the data plane is no longer running (log $LOG)"
