@@ -40,7 +40,14 @@ struct flow_key {
         k.family = family;
         return k;
     }
-    bool operator==(const flow_key& o) const noexcept { return std::memcmp(this, &o, sizeof(*this)) == 0; }
+    // Five 8-byte words compared inline (a libc memcmp call per packet showed in profiles).
+    bool operator==(const flow_key& o) const noexcept {
+        uint64_t a[5];
+        uint64_t b[5];
+        std::memcpy(a, this, sizeof(a));
+        std::memcpy(b, &o, sizeof(b));
+        return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
+    }
 };
 static_assert(sizeof(flow_key) == 40);
 

@@ -614,9 +614,7 @@ verdict l4_worker::translate(rte_mbuf* m, packet_info& info, const session& s, u
     bool echo_reply = (info.l4_proto == ip_proto::icmp || info.l4_proto == ip_proto::icmpv6) && info.has_l4 &&
                       is_icmp_echo_reply(here.family, ip[info.l3_len]);
     // A session without NAT (firewall): the packet leaves as it came.
-    if (here.family == there.family && std::memcmp(here.src, there.dst, 16) == 0 &&
-        std::memcmp(here.dst, there.src, 16) == 0 && here.sport == there.dport && here.dport == there.sport)
-        return verdict::pass;
+    if (here.family == there.family && here == there.mirrored()) return verdict::pass;
     endpoints to = target_of(s, dir, echo_reply);
     auto l4_len = static_cast<uint16_t>(info.ip_total - info.l3_len);
     // Path MTU toward the new destination, checked before rewriting so that the ICMP error
