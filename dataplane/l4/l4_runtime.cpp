@@ -2,6 +2,7 @@
 
 #include <rte_hash_crc.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "dataplane/runtime.hpp"
@@ -68,6 +69,9 @@ result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, 
     out->flows = cfg.flows;
     out->max_flows_per_source = cfg.flows.max_flows_per_source;
     out->fw_enabled = cfg.fw.enabled;
+    out->min_mtu = UINT32_MAX;
+    for (const auto& ifc : cfg.interfaces) out->min_mtu = std::min(out->min_mtu, ifc.mtu);
+    if (out->min_mtu == UINT32_MAX) out->min_mtu = 68;
     out->fw_default = cfg.fw.default_action;
     if (cfg.services.size() > max_services)
         return error{"services: more than " + std::to_string(max_services) + " services"};

@@ -90,6 +90,7 @@ struct l4_runtime {
     std::vector<snat_rt> snat;
     std::vector<source_limit_rt> limits;
     uint32_t max_flows_per_source = 0;
+    uint32_t min_mtu = 68;  // smallest interface MTU: packets up to it (after translation) skip the path-MTU check
 
     bool active() const noexcept { return fw_enabled || !services.empty() || !snat.empty() || !limits.empty(); }
 

@@ -444,7 +444,21 @@ verdict l4_worker::classify(rte_mbuf* m, packet_info& info, uint16_t ifindex, co
     flow_key k;
     uint8_t tcp_flags = 0;
     bool icmp_error = false;
-    if (!key_of(ip, info, l4, k, tcp_flags, icmp_error)) {
+    // The burst pre-pass keyed this packet already (staged packets are never ICMP errors).
+    // Packets reach here in burst order, but not all of them (drops before the stage, packets
+    // never staged): look ahead without losing the place.
+    const staged* st = nullptr;
+    for (uint16_t c = pre_cursor_; c < n_pre_; ++c) {
+        if (pre_[c].m == m) {
+            st = &pre_[c];
+            pre_cursor_ = static_cast<uint16_t>(c + 1);
+            break;
+        }
+    }
+    if (st != nullptr) {
+        k = st->k;
+        tcp_flags = info.l4_proto == ip_proto::tcp && info.has_l4 ? l4[13] : 0;
+    } else if (!key_of(ip, info, l4, k, tcp_flags, icmp_error)) {
         // A later fragment carries no ports: without reassembly it cannot be matched. Routed
         // traffic passes unless the firewall denies by default; NAT needs whole packets.
         if (rt_->fw_enabled && rt_->fw_default == policy::acl_action::deny) {
@@ -456,7 +470,6 @@ verdict l4_worker::classify(rte_mbuf* m, packet_info& info, uint16_t ifindex, co
     if (icmp_error) return on_icmp_error(m, info, ifindex, now, why, owner);
     // The burst pre-pass's answer when it is still right (the session it found still holds
     // this tuple); a miss there is checked again: an earlier packet may have made the session.
-    while (pre_cursor_ < n_pre_ && pre_[pre_cursor_].m != m) ++pre_cursor_;
     // A new connection (a bare SYN) on the tuple of a closed load-balanced session is a new
     // flow: Maglev picks its backend again (the old one may be down now).
     auto reopened = [&](uint32_t i, uint8_t d) {
@@ -471,13 +484,10 @@ verdict l4_worker::classify(rte_mbuf* m, packet_info& info, uint16_t ifindex, co
         ctr_->sessions_active = flows_->active();
         return true;
     };
-    if (pre_cursor_ < n_pre_) {
-        const staged& st = pre_[pre_cursor_++];
-        if (st.idx != no_session) {
-            const session& s = flows_->at(st.idx);
-            if (s.in_use != 0 && s.t[st.dir] == k && !reopened(st.idx, st.dir))
-                return on_hit(m, info, st.idx, st.dir, tcp_flags, now, why);
-        }
+    if (st != nullptr && st->idx != no_session) {
+        const session& s = flows_->at(st->idx);
+        if (s.in_use != 0 && s.t[st->dir] == k && !reopened(st->idx, st->dir))
+            return on_hit(m, info, st->idx, st->dir, tcp_flags, now, why);
     }
     hash_sig_t sig = flows_->hash(k);
     uint8_t dir = 0;
@@ -620,7 +630,7 @@ verdict l4_worker::translate(rte_mbuf* m, packet_info& info, const session& s, u
     // Path MTU toward the new destination, checked before rewriting so that the ICMP error
     // quotes the packet as its sender sent it (RFC 1191, RFC 8201; RFC 7915 4.2/5.2 for the
     // 20 bytes a family change adds or removes).
-    if (routes_ != nullptr) {
+    if (routes_ != nullptr && uint32_t{info.ip_total} + 20 > rt_->min_mtu) {
         const next_hop* nh = there.family == 4 ? routes_->lookup4(rd32(to.dst)) : routes_->lookup6(to.dst);
         if (nh != nullptr && nh->kind == nh_kind::forward) {
             int delta = here.family == there.family ? 0 : (there.family == 6 ? 20 : -20);
