@@ -951,6 +951,45 @@ verdict l4_worker::on_miss(rte_mbuf* m, packet_info& info, const flow_key& k, ha
     return translate(m, info, s, 0);
 }
 
+// A new load-balanced session to backend `b`: its reply tuple (full-NAT: from the backend to our
+// source address and a port of this worker; DNAT: to the client itself), the per-source count,
+// the insert. no_session with `why` set when any of them fails.
+uint32_t l4_worker::open_service_session(const service_rt& sv, int32_t b, const flow_key& k, hash_sig_t sig,
+                                         uint64_t now, drop_reason& why) noexcept {
+    const backend_rt& be = sv.backends[static_cast<size_t>(b)];
+    flow_key t1{};
+    std::memcpy(t1.src, be.addr, 16);
+    t1.sport = be.port;
+    t1.proto = k.proto;
+    t1.family = be.family;
+    bool ok = true;
+    if (sv.mode == policy::nat_mode::full_nat) {
+        std::memcpy(t1.dst, be.nat_src, 16);
+        ok = pick_port(t1, k.sport, 1024, 65535);
+    } else {
+        std::memcpy(t1.dst, k.src, 16);
+        t1.dport = k.sport;
+        ok = !flows_->contains(t1);
+    }
+    if (!ok) {
+        why = drop_reason::nat_ports_exhausted;
+        return no_session;
+    }
+    bool per_source = rt_->max_flows_per_source != 0;
+    if (per_source && !source_count_add(k)) {
+        why = drop_reason::flows_per_source;
+        return no_session;
+    }
+    uint32_t idx = flows_->insert(k, sig, t1, session_kind::service, now);
+    if (idx == no_session) {
+        if (per_source) source_count_del(k);
+        why = drop_reason::flow_table_full;
+        return no_session;
+    }
+    if (per_source) flows_->at(idx).flags |= session_flag::src_counted;
+    return idx;
+}
+
 verdict l4_worker::new_service_flow(rte_mbuf* m, packet_info& info, const flow_key& k, hash_sig_t sig,
                                     uint8_t tcp_flags, int32_t svc, uint64_t now, drop_reason& why) noexcept {
     const service_rt& sv = rt_->services[static_cast<size_t>(svc)];
@@ -991,37 +1030,9 @@ verdict l4_worker::new_service_flow(rte_mbuf* m, packet_info& info, const flow_k
         why = drop_reason::no_backend;
         return verdict::drop;
     }
-    const backend_rt& be = sv.backends[static_cast<size_t>(b)];
-    flow_key t1{};
-    std::memcpy(t1.src, be.addr, 16);
-    t1.sport = be.port;
-    t1.proto = k.proto == ip_proto::icmp && be.family == 6 ? ip_proto::icmpv6 : k.proto;
-    t1.family = be.family;
-    bool ok = true;
-    if (sv.mode == policy::nat_mode::full_nat) {
-        std::memcpy(t1.dst, be.nat_src, 16);
-        ok = pick_port(t1, k.sport, 1024, 65535);
-    } else {
-        std::memcpy(t1.dst, k.src, 16);
-        t1.dport = k.sport;
-        ok = !flows_->contains(t1);
-    }
-    if (!ok) {
-        why = drop_reason::nat_ports_exhausted;
-        return verdict::drop;
-    }
-    if (rt_->max_flows_per_source != 0 && !source_count_add(k)) {
-        why = drop_reason::flows_per_source;
-        return verdict::drop;
-    }
-    uint32_t idx = flows_->insert(k, sig, t1, session_kind::service, now);
-    if (idx == no_session) {
-        if (rt_->max_flows_per_source != 0) source_count_del(k);
-        why = drop_reason::flow_table_full;
-        return verdict::drop;
-    }
+    uint32_t idx = open_service_session(sv, b, k, sig, now, why);
+    if (idx == no_session) return verdict::drop;
     session& s = flows_->at(idx);
-    if (rt_->max_flows_per_source != 0) s.flags |= session_flag::src_counted;
     s.service = static_cast<uint16_t>(svc);
     s.backend = static_cast<uint16_t>(b);
     s.mapping = rt_epoch_;
@@ -1066,36 +1077,8 @@ verdict l4_worker::syn_proxy_accept(rte_mbuf* m, packet_info& info, const flow_k
         why = drop_reason::rate_limited_service;
         return verdict::drop;
     }
-    const backend_rt& be = sv.backends[static_cast<size_t>(b)];
-    flow_key t1{};
-    std::memcpy(t1.src, be.addr, 16);
-    t1.sport = be.port;
-    t1.proto = k.proto;
-    t1.family = be.family;
-    bool ok = true;
-    if (sv.mode == policy::nat_mode::full_nat) {
-        std::memcpy(t1.dst, be.nat_src, 16);
-        ok = pick_port(t1, k.sport, 1024, 65535);
-    } else {
-        std::memcpy(t1.dst, k.src, 16);
-        t1.dport = k.sport;
-        ok = !flows_->contains(t1);
-    }
-    if (!ok) {
-        why = drop_reason::nat_ports_exhausted;
-        return verdict::drop;
-    }
-    if (rt_->max_flows_per_source != 0 && !source_count_add(k)) {
-        why = drop_reason::flows_per_source;
-        return verdict::drop;
-    }
-    uint32_t idx = flows_->insert(k, sig, t1, session_kind::service, now);
-    if (idx == no_session) {
-        if (rt_->max_flows_per_source != 0) source_count_del(k);
-        why = drop_reason::flow_table_full;
-        return verdict::drop;
-    }
-    if (rt_->max_flows_per_source != 0) flows_->at(idx).flags |= session_flag::src_counted;
+    uint32_t idx = open_service_session(sv, b, k, sig, now, why);
+    if (idx == no_session) return verdict::drop;
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
     uint8_t* tcp = ip + info.l3_len;
     uint32_t client_seq = rd32(tcp + 4);

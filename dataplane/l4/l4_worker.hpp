@@ -136,6 +136,8 @@ private:
     verdict syn_cookie_reply(rte_mbuf* m, packet_info& info, const flow_key& k, uint64_t now) noexcept;
     verdict syn_proxy_accept(rte_mbuf* m, packet_info& info, const flow_key& k, hash_sig_t sig, int32_t svc,
                              int mss_index, uint64_t now, drop_reason& why) noexcept;
+    uint32_t open_service_session(const service_rt& sv, int32_t b, const flow_key& k, hash_sig_t sig, uint64_t now,
+                                  drop_reason& why) noexcept;
     bool pick_port(flow_key& t1, uint16_t preferred, uint16_t lo, uint16_t hi) noexcept;
     bool snat_eim(flow_key& t1, const flow_key& t0, const snat_rt& pool, const uint8_t* addr,
                   uint32_t& mapping) noexcept;
