@@ -39,14 +39,14 @@ struct alignas(64) core_counters {
     uint64_t neighbors_learned;       // control lcore: entries made or refreshed REACHABLE
     // L4 (workers)
     uint64_t sessions_created;
-    uint64_t sessions_expired;        // idle timeout, close, or reset
-    uint64_t sessions_active;         // gauge, owner-written
-    uint64_t sessions_half_open;      // gauge: TCP sessions to VIPs in SYN state
-    uint64_t syn_cookies_sent;        // SYN-ACKs with a cookie (no state kept)
-    uint64_t syn_cookies_accepted;    // ACKs with a valid cookie: session created
-    uint64_t acl_logged;              // new flows allowed by a "log" rule
-    uint64_t nat_icmp_errors;         // ICMP errors translated through a session (RFC 5508)
-    uint64_t nat64_translated;        // packets translated between IPv4 and IPv6
+    uint64_t sessions_expired;      // idle timeout, close, or reset
+    uint64_t sessions_active;       // gauge, owner-written
+    uint64_t sessions_half_open;    // gauge: TCP sessions to VIPs in SYN state
+    uint64_t syn_cookies_sent;      // SYN-ACKs with a cookie (no state kept)
+    uint64_t syn_cookies_accepted;  // ACKs with a valid cookie: session created
+    uint64_t acl_logged;            // new flows allowed by a "log" rule
+    uint64_t nat_icmp_errors;       // ICMP errors translated through a session (RFC 5508)
+    uint64_t nat64_translated;      // packets translated between IPv4 and IPv6
 };
 
 }  // namespace meshgate::dataplane

@@ -61,8 +61,8 @@ namespace meshgate::dataplane {
     X(flows_per_source, "source address holds its maximum of sessions")                                   \
     X(syn_cookie_invalid, "ACK to a SYN-proxied VIP with no session and no valid cookie")                 \
     X(tcp_no_session, "TCP segment other than SYN for a flow the firewall tracks no session of")          \
-    X(syn_proxy_pending, "client data before the backend completed the SYN-proxied handshake")           \
-    X(backend_reset, "session of a backend that went down, reset per onBackendDown")                     \
+    X(syn_proxy_pending, "client data before the backend completed the SYN-proxied handshake")            \
+    X(backend_reset, "session of a backend that went down, reset per onBackendDown")                      \
     X(worker_handoff_full, "ring to the worker that owns the session full")
 
 enum class drop_reason : uint8_t {
