@@ -213,6 +213,55 @@ void forwarder::handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) 
     }
 }
 
+// The L4 stage for an IPv4 or IPv6 packet. True when it consumed the packet (dropped, handed to
+// another worker or the control lcore, translated and sent, or answered with an ICMP error);
+// false: route it as it now is.
+bool forwarder::l4_stage(uint16_t port, rte_mbuf* m, packet_info& info, uint16_t ifindex, uint64_t now,
+                         tx_batch& out) noexcept {
+    uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
+    bool v6 = info.l3 == l3_kind::ipv6;
+    auto error = [&](uint8_t type4, uint8_t code4, uint8_t type6, uint32_t value) {
+        if (v6) {
+            icmp6_error(ip, info, ifindex, type6, 0, value, now, out);
+        } else {
+            icmp4_error(ip, info, ifindex, type4, code4, value, now, out);
+        }
+    };
+    if (ip[v6 ? 7 : 8] <= 1) {
+        // Expiring on the way (to a VIP as to anyone): time exceeded about the packet as sent.
+        const next_hop* nh = v6 ? routes_.lookup6(ip + 24) : routes_.lookup4(rd32(ip + 16));
+        if (nh == nullptr || nh->kind != nh_kind::local) {
+            error(icmp4::time_exceeded, 0, icmp6::time_exceeded, 0);
+            drop(port, m, drop_reason::ttl_exceeded);
+            return true;
+        }
+    }
+    drop_reason why = drop_reason::nat_untranslatable;
+    unsigned owner = 0;
+    switch (l4_->process(m, info, ifindex, routes_, now, why, owner)) {
+        case l4::verdict::pass:
+            return false;
+        case l4::verdict::drop:
+            drop(port, m, why);
+            return true;
+        case l4::verdict::handoff:
+            hand_off(port, m, owner);
+            return true;
+        case l4::verdict::xlated:
+            forward_translated(port, m, ifindex, out);
+            return true;
+        case l4::verdict::probe:
+            punt_probe(port, m, info);
+            return true;
+        case l4::verdict::too_big:
+            // RFC 1191 (frag-needed, MTU in the low 16 bits) / RFC 4443 3.2 (packet too big).
+            error(icmp4::dest_unreachable, icmp4::code_frag_needed, icmp6::packet_too_big, v6 ? owner : owner & 0xffff);
+            drop(port, m, drop_reason::mtu_exceeded);
+            return true;
+    }
+    return false;
+}
+
 void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, packet_info& info, uint16_t ifindex, uint64_t now,
                             tx_batch& out) noexcept {
     uint8_t* ip = rte_pktmbuf_mtod_offset(m, uint8_t*, info.l3_offset);
@@ -225,25 +274,7 @@ void forwarder::handle_ipv4(uint16_t port, rte_mbuf* m, packet_info& info, uint1
     if ((dst >> 28) == 0xf || (dst >> 24) == 127 || (dst >> 24) == 0)
         return drop(port, m, drop_reason::ipv4_bad_destination);
     if (l4_on_) {
-        if (ip[8] <= 1) {
-            // Expiring on the way (to a VIP as to anyone): time exceeded about the packet as sent.
-            const next_hop* nh0 = routes_.lookup4(dst);
-            if (nh0 == nullptr || nh0->kind != nh_kind::local) {
-                icmp4_error(ip, info, ifindex, icmp4::time_exceeded, 0, 0, now, out);
-                return drop(port, m, drop_reason::ttl_exceeded);
-            }
-        }
-        drop_reason why = drop_reason::nat_untranslatable;
-        unsigned owner = 0;
-        auto v = l4_->process(m, info, ifindex, routes_, now, why, owner);
-        if (v == l4::verdict::drop) return drop(port, m, why);
-        if (v == l4::verdict::handoff) return hand_off(port, m, owner);
-        if (v == l4::verdict::xlated) return forward_translated(port, m, ifindex, out);
-        if (v == l4::verdict::probe) return punt_probe(port, m, info);
-        if (v == l4::verdict::too_big) {
-            icmp4_error(ip, info, ifindex, icmp4::dest_unreachable, icmp4::code_frag_needed, owner & 0xffff, now, out);
-            return drop(port, m, drop_reason::mtu_exceeded);
-        }
+        if (l4_stage(port, m, info, ifindex, now, out)) return;
         src = rd32(ip + 12);  // NAT may have rewritten them
         dst = rd32(ip + 16);
     }
@@ -375,26 +406,7 @@ void forwarder::handle_ipv6(uint16_t port, rte_mbuf* m, packet_info& info, uint1
         return drop(port, m, drop_reason::ipv6_link_local_forward);
     }
     // Neighbor discovery to our own addresses is link business, never the firewall's.
-    if (l4_on_ && !nd) {
-        if (ip[7] <= 1) {
-            const next_hop* nh0 = routes_.lookup6(dst);
-            if (nh0 == nullptr || nh0->kind != nh_kind::local) {
-                icmp6_error(ip, info, ifindex, icmp6::time_exceeded, 0, 0, now, out);
-                return drop(port, m, drop_reason::ttl_exceeded);
-            }
-        }
-        drop_reason why = drop_reason::nat_untranslatable;
-        unsigned owner = 0;
-        auto v = l4_->process(m, info, ifindex, routes_, now, why, owner);
-        if (v == l4::verdict::drop) return drop(port, m, why);
-        if (v == l4::verdict::handoff) return hand_off(port, m, owner);
-        if (v == l4::verdict::xlated) return forward_translated(port, m, ifindex, out);
-        if (v == l4::verdict::probe) return punt_probe(port, m, info);
-        if (v == l4::verdict::too_big) {
-            icmp6_error(ip, info, ifindex, icmp6::packet_too_big, 0, owner, now, out);
-            return drop(port, m, drop_reason::mtu_exceeded);
-        }
-    }
+    if (l4_on_ && !nd && l4_stage(port, m, info, ifindex, now, out)) return;
     const next_hop* nh = routes_.lookup6(dst);
     bool local = nh != nullptr && nh->kind == nh_kind::local;
     if (!local && (rte_pktmbuf_mtod(m, const uint8_t*)[0] & 1) != 0)

@@ -144,6 +144,8 @@ private:
     void handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) noexcept;
     void refresh() noexcept;
     void hand_off(uint16_t port, rte_mbuf* m, unsigned owner) noexcept;
+    bool l4_stage(uint16_t port, rte_mbuf* m, packet_info& info, uint16_t ifindex, uint64_t now,
+                  tx_batch& out) noexcept;
     // A packet the L4 stage translated to the other family (IP header first): route and send.
     void forward_translated(uint16_t port, rte_mbuf* m, uint16_t ifindex, tx_batch& out) noexcept;
     void handle_ipv4(uint16_t port, rte_mbuf* m, packet_info& info, uint16_t ifindex, uint64_t now,

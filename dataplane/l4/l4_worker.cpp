@@ -563,9 +563,6 @@ verdict l4_worker::on_hit(rte_mbuf* m, packet_info& info, uint32_t idx, uint8_t 
                 s.flags = static_cast<uint8_t>((s.flags & ~session_flag::syn_proxy_wait) | session_flag::syn_proxy);
                 s.state = tcp_state::established;
                 flows_->reschedule(idx);
-                uint8_t* t = l4;
-                uint16_t window = rd16(t + 14);
-                (void)window;
                 rebuild_segment(m, info, ip, true, client_next, backend_isn + 1, tcp_flag::ack, 65535, 0);
                 return verdict::pass;  // already in the backend's addressing: swap made it S->B
             }
