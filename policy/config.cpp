@@ -614,6 +614,117 @@ bool translate_l4(validator& v, const pb::Snapshot& s, config& c) {
     return true;
 }
 
+bool translate_telemetry(validator& v, const pb::Telemetry& in, config& c) {
+    auto& t = c.telemetry;
+    if (!in.http_address().empty()) {
+        auto a = parse_ip_any(in.http_address());
+        if (!a) return v.fail("telemetry.httpAddress", quoted(in.http_address()) + " is not an IP address");
+        t.http_address = *a;
+    }
+    if (in.http_port() > 65535)
+        return v.fail("telemetry.httpPort", std::to_string(in.http_port()) + " is not in 0..65535");
+    t.http_port = static_cast<uint16_t>(in.http_port());
+    if (in.log_format().empty() || in.log_format() == "json") {
+        t.log_format = telemetry_settings::log_format_t::json;
+    } else if (in.log_format() == "text") {
+        t.log_format = telemetry_settings::log_format_t::text;
+    } else {
+        return v.fail("telemetry.logFormat", quoted(in.log_format()) + " is not \"json\" or \"text\"");
+    }
+    const std::pair<const char*, telemetry_settings::level> levels[] = {
+        {"debug", telemetry_settings::level::debug},
+        {"info", telemetry_settings::level::info},
+        {"warning", telemetry_settings::level::warning},
+        {"error", telemetry_settings::level::error},
+    };
+    if (!in.log_level().empty()) {
+        bool found = false;
+        for (const auto& [name, lv] : levels) {
+            if (in.log_level() == name) {
+                t.log_level = lv;
+                found = true;
+            }
+        }
+        if (!found)
+            return v.fail("telemetry.logLevel",
+                          quoted(in.log_level()) + " is not one of \"debug\", \"info\", \"warning\", \"error\"");
+    }
+    if (in.drop_burst_per_second() != 0) t.drop_burst_per_second = in.drop_burst_per_second();
+    return true;
+}
+
+bool translate_tap(validator& v, const pb::Tap& in, const std::string& f, const config& c, tap_settings& out) {
+    out.name = in.name();
+    if (!valid_name(out.name))
+        return v.fail(f + ".name", quoted(out.name) + " must be 1-32 characters of [A-Za-z0-9._-]");
+    out.filter = in.filter();
+    if (out.filter.size() > 4096) return v.fail(f + ".filter", "is longer than 4096 characters");
+    for (int i = 0; i < in.interfaces_size(); ++i) {
+        int k = find_interface(c, in.interfaces(i));
+        if (k < 0) return v.fail(idx(f + ".interfaces", i), quoted(in.interfaces(i)) + " names no interface");
+        out.interfaces.push_back(static_cast<uint32_t>(k));
+    }
+    const auto& d = in.direction();
+    if (d.empty() || d == "both") {
+        out.direction = tap_settings::dir::both;
+    } else if (d == "rx") {
+        out.direction = tap_settings::dir::rx;
+    } else if (d == "tx") {
+        out.direction = tap_settings::dir::tx;
+    } else {
+        return v.fail(f + ".direction", quoted(d) + " is not one of \"rx\", \"tx\", \"both\"");
+    }
+    if (in.snap_length() != 0) {
+        if (in.snap_length() < 64 || in.snap_length() > 65535)
+            return v.fail(f + ".snapLength", std::to_string(in.snap_length()) + " is not in 64..65535");
+        out.snap_length = in.snap_length();
+    }
+    if (!parse_rate(v, in.packets(), f + ".packets", out.packets) ||
+        !parse_rate(v, in.bytes(), f + ".bytes", out.bytes))
+        return false;
+    out.directory = in.directory();
+    if (!out.directory.empty() && out.directory.front() != '/')
+        return v.fail(f + ".directory", quoted(out.directory) + " is not an absolute path");
+    if (in.max_file_bytes() != 0) {
+        if (in.max_file_bytes() < 4096 || in.max_file_bytes() > (1ULL << 40))
+            return v.fail(f + ".maxFileBytes", std::to_string(in.max_file_bytes()) + " is not in 4096..2^40");
+        out.max_file_bytes = in.max_file_bytes();
+    }
+    if (in.max_files() != 0) {
+        if (in.max_files() > 1000) return v.fail(f + ".maxFiles", std::to_string(in.max_files()) + " is above 1000");
+        out.max_files = in.max_files();
+    }
+    out.start = in.start();
+    if (!in.mirror().collector().empty()) {
+        auto a = parse_ip_any(in.mirror().collector());
+        if (!a || !unicast(*a))
+            return v.fail(f + ".mirror.collector", quoted(in.mirror().collector()) + " is not a unicast IP address");
+        out.mirror_collector = *a;
+    }
+    if (in.mirror().session_id() > 1023)
+        return v.fail(f + ".mirror.sessionId", std::to_string(in.mirror().session_id()) + " is not in 0..1023");
+    out.mirror_session = static_cast<uint16_t>(in.mirror().session_id());
+    if (out.directory.empty() && !out.mirror_collector)
+        return v.fail(f, "has neither a directory (pcapng files) nor a mirror collector");
+    return true;
+}
+
+bool translate_taps(validator& v, const pb::Snapshot& s, config& c) {
+    if (s.taps_size() > 64) return v.fail("taps", std::to_string(s.taps_size()) + " taps, more than 64");
+    for (int i = 0; i < s.taps_size(); ++i) {
+        tap_settings t;
+        auto f = idx("taps", i);
+        if (!translate_tap(v, s.taps(i), f, c, t)) return false;
+        for (const auto& o : c.taps) {
+            if (o.name == t.name) return v.fail(f + ".name", quoted(t.name) + " is used by another tap");
+            if (!o.directory.empty() && o.directory == t.directory)
+                return v.fail(f + ".directory", quoted(t.directory) + " is used by tap " + quoted(o.name));
+        }
+        c.taps.push_back(std::move(t));
+    }
+    return true;
+}
+
 result<config> translate(const pb::Snapshot& s) {
     validator v;
     config c;
@@ -663,6 +774,7 @@ result<config> translate(const pb::Snapshot& s) {
     if (c.icmp.errors_per_second > 1000000)
         return error{"icmp.errorsPerSecond: " + std::to_string(c.icmp.errors_per_second) + " is above 1000000"};
     if (!translate_l4(v, s, c)) return error{v.err};
+    if (!translate_telemetry(v, s.telemetry(), c) || !translate_taps(v, s, c)) return error{v.err};
     return c;
 }
 

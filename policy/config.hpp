@@ -182,6 +182,33 @@ struct source_limit {
     rate_limit packets;
 };
 
+struct telemetry_settings {
+    enum class log_format_t : uint8_t { json, text };
+    enum class level : uint8_t { debug, info, warning, error };
+    ip_addr http_address{false, ipv4_addr{0x7f000001}, {}};
+    uint16_t http_port = 0;  // 0: no HTTP endpoint
+    log_format_t log_format = log_format_t::json;
+    level log_level = level::info;
+    uint32_t drop_burst_per_second = 1000;
+};
+
+struct tap_settings {
+    enum class dir : uint8_t { rx = 1, tx = 2, both = 3 };
+    std::string name;
+    std::string filter;                // pcap-filter expression; empty: all
+    std::vector<uint32_t> interfaces;  // indexes into config::interfaces; empty: all
+    dir direction = dir::both;
+    uint32_t snap_length = 65535;
+    rate_limit packets;  // rate 0: unlimited
+    rate_limit bytes;
+    std::string directory;  // empty: no files
+    uint64_t max_file_bytes = 64ull << 20;
+    uint32_t max_files = 4;
+    bool start = false;
+    std::optional<ip_addr> mirror_collector;
+    uint16_t mirror_session = 0;
+};
+
 struct config {
     uint64_t generation = 0;
     worker_settings workers;
@@ -194,6 +221,8 @@ struct config {
     firewall fw;
     std::vector<snat_pool> snat_pools;
     std::vector<source_limit> source_limits;
+    telemetry_settings telemetry;
+    std::vector<tap_settings> taps;
 };
 
 // Parses a Snapshot in proto3 JSON and validates it. Errors name the field as it is spelled in

@@ -257,5 +257,96 @@ INSTANTIATE_TEST_SUITE_P(
         bad_case{"limit_prefix", "\"prefix\": \"198.18.1.0/24\"", "\"prefix\": \"x\"", "sourceLimits[0].prefix:"}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// Telemetry endpoint, logs and taps.
+std::string with_taps() {
+    std::string g = good;
+    g.erase(g.rfind('}'));
+    return g + R"(,
+  "telemetry": { "httpAddress": "::1", "httpPort": 9180, "logFormat": "text", "logLevel": "warning",
+                 "dropBurstPerSecond": 50 },
+  "taps": [
+    { "name": "web", "filter": "tcp port 80 and host fd00:2::10", "interfaces": ["srv"], "direction": "rx",
+      "snapLength": 128, "packets": { "rate": 1000, "burst": 100 }, "directory": "/var/tmp/web",
+      "maxFileBytes": 1000000, "maxFiles": 3, "start": true },
+    { "name": "all", "mirror": { "collector": "198.18.2.77", "sessionId": 7 } }
+  ]
+})";
+}
+
+TEST(ConfigTelemetry, AcceptsEndpointLogsAndTaps) {
+    auto r = parse_config_json(with_taps());
+    ASSERT_TRUE(r) << r.error_message();
+    const auto& c = r.value();
+    EXPECT_TRUE(c.telemetry.http_address.is_v6);
+    EXPECT_EQ(c.telemetry.http_port, 9180);
+    EXPECT_EQ(c.telemetry.log_format, telemetry_settings::log_format_t::text);
+    EXPECT_EQ(c.telemetry.log_level, telemetry_settings::level::warning);
+    EXPECT_EQ(c.telemetry.drop_burst_per_second, 50U);
+    ASSERT_EQ(c.taps.size(), 2U);
+    const auto& t = c.taps[0];
+    EXPECT_EQ(t.name, "web");
+    EXPECT_EQ(t.interfaces, (std::vector<uint32_t>{1}));
+    EXPECT_EQ(t.direction, tap_settings::dir::rx);
+    EXPECT_EQ(t.snap_length, 128U);
+    EXPECT_EQ(t.packets.rate, 1000U);
+    EXPECT_EQ(t.max_files, 3U);
+    EXPECT_TRUE(t.start);
+    EXPECT_FALSE(t.mirror_collector);
+    const auto& m = c.taps[1];
+    EXPECT_EQ(m.direction, tap_settings::dir::both);
+    EXPECT_EQ(m.snap_length, 65535U);
+    EXPECT_EQ(m.max_file_bytes, 64ULL << 20);
+    ASSERT_TRUE(m.mirror_collector);
+    EXPECT_EQ(to_string(*m.mirror_collector), "198.18.2.77");
+    EXPECT_EQ(m.mirror_session, 7);
+}
+
+TEST(ConfigTelemetry, DefaultsWithoutTheSection) {
+    auto r = parse_config_json(good);
+    ASSERT_TRUE(r) << r.error_message();
+    EXPECT_EQ(r.value().telemetry.http_port, 0);
+    EXPECT_EQ(to_string(r.value().telemetry.http_address), "127.0.0.1");
+    EXPECT_EQ(r.value().telemetry.log_format, telemetry_settings::log_format_t::json);
+    EXPECT_EQ(r.value().telemetry.drop_burst_per_second, 1000U);
+}
+
+class ConfigTelemetryRejects : public ::testing::TestWithParam<bad_case> {};
+
+TEST_P(ConfigTelemetryRejects, NamesTheField) {
+    const auto& p = GetParam();
+    std::string text = with_taps();
+    auto at = text.find(p.from);
+    ASSERT_NE(at, std::string::npos) << p.from;
+    text.replace(at, p.from.size(), p.to);
+    auto r = parse_config_json(text);
+    ASSERT_FALSE(r) << "accepted: " << p.name;
+    EXPECT_EQ(r.error_message().rfind(p.error, 0), 0U) << r.error_message();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ConfigTelemetryRejects,
+    ::testing::Values(
+        bad_case{"http_address", "\"::1\"", "\"localhost\"", "telemetry.httpAddress: \"localhost\" is not an IP"},
+        bad_case{"http_port", "9180", "70000", "telemetry.httpPort: 70000 is not in 0..65535"},
+        bad_case{"log_format", "\"text\"", "\"xml\"", "telemetry.logFormat: \"xml\""},
+        bad_case{"log_level", "\"warning\"", "\"loud\"", "telemetry.logLevel: \"loud\""},
+        bad_case{"tap_name", "\"name\": \"web\"", "\"name\": \"we b\"", "taps[0].name: \"we b\" must be"},
+        bad_case{"tap_dup", "\"name\": \"all\"", "\"name\": \"web\"", "taps[1].name: \"web\" is used by another tap"},
+        bad_case{"tap_iface", "\"interfaces\": [\"srv\"]", "\"interfaces\": [\"srv\", \"x\"]",
+                 "taps[0].interfaces[1]: \"x\" names no interface"},
+        bad_case{"tap_dir", "\"direction\": \"rx\"", "\"direction\": \"in\"", "taps[0].direction: \"in\""},
+        bad_case{"tap_snap", "\"snapLength\": 128", "\"snapLength\": 10", "taps[0].snapLength: 10 is not in 64..65535"},
+        bad_case{"tap_rate", "\"packets\": { \"rate\": 1000, \"burst\": 100 }", "\"packets\": { \"burst\": 100 }",
+                 "taps[0].packets.burst: is set but rate is 0"},
+        bad_case{"tap_dir_rel", "\"/var/tmp/web\"", "\"web\"", "taps[0].directory: \"web\" is not an absolute path"},
+        bad_case{"tap_size", "\"maxFileBytes\": 1000000", "\"maxFileBytes\": 100", "taps[0].maxFileBytes: 100"},
+        bad_case{"tap_files", "\"maxFiles\": 3", "\"maxFiles\": 5000", "taps[0].maxFiles: 5000 is above 1000"},
+        bad_case{"tap_collector", "\"198.18.2.77\"", "\"224.0.0.1\"",
+                 "taps[1].mirror.collector: \"224.0.0.1\" is not a unicast IP address"},
+        bad_case{"tap_session", "\"sessionId\": 7", "\"sessionId\": 1024", "taps[1].mirror.sessionId: 1024"},
+        bad_case{"tap_no_output", "\"mirror\": { \"collector\": \"198.18.2.77\", \"sessionId\": 7 }",
+                 "\"snapLength\": 64", "taps[1]: has neither a directory"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
 }  // namespace
 }  // namespace meshgate::policy
