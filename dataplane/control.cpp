@@ -527,6 +527,17 @@ void control_plane::run_timers(uint64_t now) noexcept {
     }
 }
 
+std::array<uint32_t, 6> control_plane::count_neighbors() const {
+    std::array<uint32_t, 6> n{};
+    for (uint32_t slot = 0; slot < nt_->capacity(); ++slot) {
+        const auto& e = nt_->entry(slot);
+        if (e.state == neighbor_state::none && !e.pinned) continue;
+        auto i = static_cast<size_t>(e.state);
+        if (i < n.size()) ++n[i];
+    }
+    return n;
+}
+
 std::vector<std::string> control_plane::describe_neighbors() const {
     std::vector<std::string> out;
     for (uint32_t slot = 0; slot < nt_->capacity(); ++slot) {

@@ -5,6 +5,7 @@
 // lcore sends goes back through worker 0's inject ring, so only workers touch TX queues.
 //
 // Thread contract: every method runs on the main lcore only.
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -49,6 +50,8 @@ public:
     unsigned poll(uint64_t now) noexcept;
     // One line per neighbor entry in use (for SIGUSR1 and telemetry).
     std::vector<std::string> describe_neighbors() const;
+    // Entries by state (index: neighbor_state), for the metrics. Main lcore.
+    std::array<uint32_t, 6> count_neighbors() const;
 
     static neighbor_timers default_timers(uint64_t tsc_hz) noexcept { return {tsc_hz, tsc_hz * 30, 3}; }
 

@@ -9,30 +9,44 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_pdump.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "dataplane/control.hpp"
 #include "dataplane/forwarder.hpp"
+#include "dataplane/http_api.hpp"
 #include "dataplane/l4/health.hpp"
 #include "dataplane/l4/l4_runtime.hpp"
 #include "dataplane/l4/l4_worker.hpp"
+#include "dataplane/mailbox.hpp"
+#include "dataplane/metrics.hpp"
 #include "dataplane/neighbor.hpp"
 #include "dataplane/runtime.hpp"
 #include "dataplane/stats.hpp"
+#include "dataplane/tap/tap.hpp"
+#include "dataplane/wire.hpp"
 #include "policy/config.hpp"
+#include "telemetry/http_server.hpp"
+#include "telemetry/log.hpp"
 
 namespace meshgate::dataplane {
 namespace {
+
+namespace tl = telemetry;
+using tl::level;
 
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_report{false};
@@ -99,14 +113,18 @@ struct worker_ctx {
     rte_ring* handoff = nullptr;  // packets of sessions this worker owns, from other workers
     core_counters* ctr = nullptr;
     rte_rcu_qsbr* qsbr = nullptr;
+    tap::tap_worker* taps = nullptr;  // packet taps: copies of matches to the main lcore
 };
 
 void flush(worker_ctx& w) noexcept {
     tx_batch& b = *w.batch;
+    const tap::tap_set* taps = w.taps->active();  // nullptr unless a tap runs
     for (uint16_t i = 0; i < b.n_used; ++i) {
         uint16_t port = b.used[i];
         uint16_t n = b.count[port];
         rte_mbuf** pkts = b.pkts[port];
+        if (taps != nullptr) [[unlikely]]
+            w.taps->capture(*taps, port, static_cast<uint16_t>(w.id), pkts, n, tap::dir_tx);
         uint64_t bytes = 0;
         for (uint16_t k = 0; k < n; ++k) bytes += pkts[k]->pkt_len;
         uint16_t sent = rte_eth_tx_burst(port, static_cast<uint16_t>(w.id), pkts, n);
@@ -133,9 +151,13 @@ int worker_main(void* arg) {
         uint64_t now = rte_rdtsc();
         w.fwd->poll(now);
         bool busy = false;
+        const tap::tap_set* taps = w.taps->active();  // nullptr unless a tap runs
         for (auto [port, q] : w.rx) {
             uint16_t n = rte_eth_rx_burst(port, q, pkts, burst_size);
             if (n == 0) continue;
+            // Before processing: the forwarder rewrites the packets in place.
+            if (taps != nullptr) [[unlikely]]
+                w.taps->capture(*taps, port, q, pkts, n, tap::dir_rx);
             w.fwd->process(port, pkts, n, now, *w.batch);
             busy = true;
         }
@@ -167,19 +189,29 @@ void print_acl_log(rte_ring* ring, const policy::config& cfg) {
     for (unsigned i = 0; i < n; ++i) {
         const auto& r = recs[i];
         auto addr = [&](const uint8_t* a) {
-            if (r.k.family == 4)
-                return std::to_string(a[0]) + "." + std::to_string(a[1]) + "." + std::to_string(a[2]) + "." +
-                       std::to_string(a[3]);
+            if (r.k.family == 4) return to_string(ipv4_addr{wire::rd32(a)});
             ipv6_addr v6;
             std::memcpy(v6.bytes.data(), a, 16);
-            return "[" + to_string(v6) + "]";
+            std::string out(1, '[');
+            out += to_string(v6);
+            out += ']';
+            return out;
         };
         const char* rule = r.rule < cfg.fw.rules.size() ? cfg.fw.rules[r.rule].name.c_str() : "?";
         const char* ifname = r.ifindex < cfg.interfaces.size() ? cfg.interfaces[r.ifindex].name.c_str() : "?";
-        std::printf("meshgate-dataplane: acl: rule %u (%s) log: proto %u %s:%u -> %s:%u in %s\n", r.rule, rule,
-                    r.k.proto, addr(r.k.src).c_str(), r.k.sport, addr(r.k.dst).c_str(), r.k.dport, ifname);
+        std::string src = addr(r.k.src), dst = addr(r.k.dst);
+        char msg[320];
+        std::snprintf(msg, sizeof msg, "acl: rule %u (%s) log: proto %u %s:%u -> %s:%u in %s", r.rule, rule, r.k.proto,
+                      src.c_str(), r.k.sport, dst.c_str(), r.k.dport, ifname);
+        tl::log_limited("acl.log", 1000, 1.0, level::info, "acl.log", msg,
+                        {{"rule", std::string(rule)},
+                         {"protocol", uint64_t{r.k.proto}},
+                         {"source", src},
+                         {"source_port", uint64_t{r.k.sport}},
+                         {"destination", dst},
+                         {"destination_port", uint64_t{r.k.dport}},
+                         {"interface", std::string(ifname)}});
     }
-    if (n != 0) std::fflush(stdout);
 }
 
 std::string l4_name(uint64_t generation) {
@@ -203,18 +235,33 @@ void republish_health(const policy::config& running, const runtime& rt, l4::heal
     auto built =
         l4::build_l4_runtime(running, rt, &health, cur != nullptr ? cur->acl : nullptr, l4_name(running.generation));
     if (!built) {
-        std::printf("meshgate-dataplane: health change not applied: %s\n", built.error_message().c_str());
+        tl::log(level::error, "health.republish_failed", "health change not applied: " + built.error_message());
         return;
     }
     publish_l4(pub, std::move(built).value(), qsbr);
 }
 
+double unix_now() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+void configure_logs(const policy::telemetry_settings& t) {
+    tl::log_configure(
+        t.log_format == policy::telemetry_settings::log_format_t::json ? tl::format::json : tl::format::text,
+        static_cast<level>(t.log_level));
+}
+
 void reload(const std::string& path, policy::config& running, const runtime& rt, published_tables& pub,
-            rte_rcu_qsbr* qsbr, l4::health_checker& health) {
+            rte_rcu_qsbr* qsbr, l4::health_checker& health, tap::manager& taps, reload_status& status) {
     auto fresh = policy::load_config_file(path);
-    auto reject = [](const std::string& why) {
-        std::printf("meshgate-dataplane: reload rejected: %s\n", why.c_str());
-        std::fflush(stdout);
+    status.last_unix = unix_now();
+    auto reject = [&](const std::string& why) {
+        ++status.rejected;
+        status.last_ok = false;
+        tl::log(level::warning, "config.reload.rejected", "reload rejected: " + why,
+                {{"generation_running", running.generation}});
     };
     if (!fresh) return reject(fresh.error_message());
     auto& c = fresh.value();
@@ -224,14 +271,29 @@ void reload(const std::string& path, policy::config& running, const runtime& rt,
         return reject("routes: changing routes needs a restart");
     if (c.flows.sessions_per_worker != running.flows.sessions_per_worker)
         return reject("flows.sessionsPerWorker: changing the session table size needs a restart");
+    if (c.telemetry.http_port != running.telemetry.http_port ||
+        c.telemetry.http_address != running.telemetry.http_address)
+        return reject("telemetry.httpPort: changing the HTTP endpoint needs a restart");
     auto built = l4::build_l4_runtime(c, rt, &health, nullptr, l4_name(c.generation));
     if (!built) return reject(built.error_message());
+    auto taps_built = tap::build(c, rt);
+    if (!taps_built) return reject(taps_built.error_message());
     health.configure(c, *built.value(), &rt, rte_rdtsc());
     publish_l4(pub, std::move(built).value(), qsbr);
+    taps.apply(std::move(taps_built).value());
+    uint64_t old_generation = running.generation;
     running = std::move(c);
-    std::printf("meshgate-dataplane: reloaded: config generation %lu, %zu services, %zu firewall rules\n",
-                running.generation, running.services.size(), running.fw.rules.size());
-    std::fflush(stdout);
+    ++status.applied;
+    status.last_ok = true;
+    configure_logs(running.telemetry);
+    tl::log(level::info, "config.reload.applied",
+            "reloaded: config generation " + std::to_string(running.generation) + ", " +
+                std::to_string(running.services.size()) + " services, " + std::to_string(running.fw.rules.size()) +
+                " firewall rules",
+            {{"generation", running.generation},
+             {"previous_generation", old_generation},
+             {"services", uint64_t{running.services.size()}},
+             {"firewall_rules", uint64_t{running.fw.rules.size()}}});
 }
 
 std::string port_name_of(const std::string& device) {
@@ -312,6 +374,38 @@ void setup_port(port_setup& ps, unsigned n_workers, const policy::worker_setting
     if (rc != 0) die(what + ": start failed: " + rte_strerror(-rc));
 }
 
+// Logs a drop reason whose rate went above the configured threshold (at most once per reason
+// every 10 s). Main lcore, once a second.
+class drop_burst_monitor {
+public:
+    void poll(const stats_source& s, uint64_t now, uint64_t hz, uint32_t per_second) {
+        if (last_ != 0 && now - last_ < hz) return;
+        uint64_t totals[drop_reason_count] = {};
+        for (const auto& pl : s.ports) {
+            auto p = sum_port(s, pl.port);
+            for (unsigned r = 1; r < drop_reason_count; ++r) totals[r] += p.drops[r];
+        }
+        if (last_ != 0) {
+            double secs = static_cast<double>(now - last_) / static_cast<double>(hz);
+            for (unsigned r = 1; r < drop_reason_count; ++r) {
+                double rate = static_cast<double>(totals[r] - prev_[r]) / secs;
+                if (rate <= per_second) continue;
+                std::string name(drop_reason_name(static_cast<drop_reason>(r)));
+                char msg[160];
+                std::snprintf(msg, sizeof msg, "drop burst: %s at %.0f packets/s", name.c_str(), rate);
+                tl::log_limited("drops." + name, 1, 10.0, level::warning, "drops.burst", msg,
+                                {{"reason", name}, {"per_second", rate}, {"total", totals[r]}});
+            }
+        }
+        std::copy(std::begin(totals), std::end(totals), std::begin(prev_));
+        last_ = now;
+    }
+
+private:
+    uint64_t last_ = 0;
+    uint64_t prev_[drop_reason_count] = {};
+};
+
 int run(int argc, char** argv) {
     int split = argc;
     for (int i = 1; i < argc; ++i) {
@@ -324,7 +418,14 @@ int run(int argc, char** argv) {
     auto loaded = policy::load_config_file(opt.config);
     if (!loaded) die("config rejected: " + loaded.error_message());
     policy::config cfg = std::move(loaded).value();
+    configure_logs(cfg.telemetry);
     if (opt.check) {
+        // Tap filters: libpcap's verdict (no EAL needed); the eBPF load happens at start.
+        for (size_t i = 0; i < cfg.taps.size(); ++i) {
+            if (auto r = tap::check_filter(cfg.taps[i].filter, cfg.taps[i].snap_length); !r)
+                die("config rejected: taps[" + std::to_string(i) + "].filter: \"" + cfg.taps[i].filter +
+                    "\": " + r.error_message());
+        }
         std::printf("meshgate-dataplane: config %s is valid (generation %lu, %zu interfaces, %zu routes)\n",
                     opt.config.c_str(), cfg.generation, cfg.interfaces.size(), cfg.routes4.size() + cfg.routes6.size());
         return 0;
@@ -386,6 +487,17 @@ int run(int argc, char** argv) {
         die("config rejected: workers.mbufs: " + std::to_string(cfg.workers.mbufs) + " is too few for " +
             std::to_string(ports.size()) + " ports' RX rings (need at least " + std::to_string(rx_need + 1024) + ")");
     for (auto& [p, ps] : ports) setup_port(ps, n_workers, cfg.workers, pool);
+    // dpdk-dumpcap attaches to the running data plane as a secondary process (rte_pdump): that
+    // needs the primary's memory shared, i.e. hugepages.
+    if (rte_eal_has_hugepages() == 0) {
+        tl::log(level::info, "pdump.unavailable",
+                "pdump unavailable without hugepages (--no-huge): dpdk-dumpcap cannot attach");
+    } else if (rte_pdump_init() != 0) {
+        tl::log(level::warning, "pdump.unavailable", std::string("pdump unavailable: ") + rte_strerror(rte_errno));
+    } else {
+        tl::log(level::info, "pdump.ready", "pdump enabled: dpdk-dumpcap can attach",
+                {{"runtime_dir", rte_eal_get_runtime_dir()}});
+    }
     std::vector<rte_ether_addr> port_mac(cfg.interfaces.size());
     for (size_t i = 0; i < cfg.interfaces.size(); ++i) rte_eth_macaddr_get(port_of[i], &port_mac[i]);
 
@@ -426,6 +538,25 @@ int run(int argc, char** argv) {
     pub.l4.store(std::move(l4_built).value().release());
     l4::cookie_secret secret{rte_rand(), rte_rand()};
 
+    // Packet taps: compiled here, published to the workers; the main lcore writes their pcapng
+    // files and sends mirror copies through the control lcore's forwarder.
+    tap::manager_params tap_params;
+    tap_params.n_workers = n_workers;
+    tap_params.tsc_hz = hz;
+    tap_params.qsbr = qsbr;
+    tap_params.rt = rt;
+    tap_params.max_frame = max_mtu + 26;
+    auto tap_made = tap::manager::create(tap_params);
+    if (!tap_made) die(tap_made.error_message());
+    tap::manager* taps = std::move(tap_made).value().release();  // lives until exit (telemetry may ask it)
+    taps->set_logger([](const std::string& line) { tl::log(level::info, "tap", line); });
+    taps->set_output(
+        &ctl_fwd, ctl_batch, [](void* c) { static_cast<control_plane*>(c)->flush_originated(); }, &control);
+    auto taps_built = tap::build(cfg, *rt);
+    if (!taps_built) die("config rejected: " + taps_built.error_message());
+    taps->apply(std::move(taps_built).value());
+    taps->register_telemetry();
+
     rte_ring* acl_log =
         rte_ring_create_elem("mg_acl_log", sizeof(l4::acl_log_record), 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
     if (acl_log == nullptr) die("cannot allocate the ACL log ring");
@@ -442,6 +573,7 @@ int run(int argc, char** argv) {
         c.lcore = lcores[w];
         c.ctr = &counters[w];
         c.qsbr = qsbr;
+        c.taps = taps->worker(w);
         std::string suffix = std::to_string(w);
         rte_ring* punt =
             rte_ring_create(("mg_punt" + suffix).c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -475,10 +607,46 @@ int run(int argc, char** argv) {
             die("cannot launch worker on lcore " + std::to_string(c.lcore));
     }
     const uint64_t start = rte_rdtsc();
+
+    // The HTTP endpoint: its own thread; what it shows is rendered by the main lcore (mailbox).
+    static reload_status reloads;
+    static main_mailbox mailbox;
+    metrics_sources msrc;
+    msrc.stats = &stats;
+    msrc.pub = &pub;
+    msrc.health = &health;
+    msrc.control = &control;
+    msrc.reloads = &reloads;
+    msrc.start_tsc = start;
+    msrc.tsc_hz = hz;
+    msrc.taps = [taps] {
+        std::vector<tap_metrics_row> rows;
+        for (const auto& t : taps->stats()) {
+            rows.push_back({t.name, t.running, t.matched, t.captured, t.dropped_rate_limit, t.dropped_ring_full,
+                            t.dropped_no_buffer, t.written_bytes, t.mirrored, t.files});
+        }
+        return rows;
+    };
+    const http_api api{&msrc, taps, &mailbox};
+    tl::http_server http;
+    if (cfg.telemetry.http_port != 0) {
+        auto handler = [&api](const tl::http_request& req) { return api.serve(req); };
+        auto started = http.start(policy::to_string(cfg.telemetry.http_address), cfg.telemetry.http_port, handler);
+        if (!started) die("telemetry.httpPort: " + started.error_message());
+    }
+    drop_burst_monitor drop_bursts;
+
     std::printf("tsc_hz %lu\n", hz);
-    std::printf("meshgate-dataplane: running: %zu interfaces on %zu ports, %u workers, config generation %lu\n",
-                cfg.interfaces.size(), ports.size(), n_workers, cfg.generation);
     std::fflush(stdout);
+    tl::log(level::info, "dataplane.running",
+            "running: " + std::to_string(cfg.interfaces.size()) + " interfaces on " + std::to_string(ports.size()) +
+                " ports, " + std::to_string(n_workers) + " workers, config generation " +
+                std::to_string(cfg.generation),
+            {{"interfaces", uint64_t{cfg.interfaces.size()}},
+             {"ports", uint64_t{ports.size()}},
+             {"workers", uint64_t{n_workers}},
+             {"generation", cfg.generation},
+             {"http_port", uint64_t{cfg.telemetry.http_port}}});
 
     const uint64_t deadline =
         opt.duration > 0 ? start + static_cast<uint64_t>(opt.duration * static_cast<double>(hz)) : 0;
@@ -487,6 +655,9 @@ int run(int argc, char** argv) {
         unsigned handled = control.poll(now);
         if (health.poll(now)) republish_health(cfg, *rt, health, pub, qsbr);
         print_acl_log(acl_log, cfg);
+        mailbox.poll();
+        handled += taps->poll();
+        drop_bursts.poll(stats, now, hz, cfg.telemetry.drop_burst_per_second);
         if (g_report.exchange(false)) {
             std::printf("%s", format_report(stats).c_str());
             for (const auto& line : control.describe_neighbors()) std::printf("neighbor %s\n", line.c_str());
@@ -494,17 +665,20 @@ int run(int argc, char** argv) {
             std::fflush(stdout);
         }
         if (g_reload.exchange(false)) {
-            reload(opt.config, cfg, *rt, pub, qsbr, health);
+            reload(opt.config, cfg, *rt, pub, qsbr, health, *taps, reloads);
             stats.generation = cfg.generation;
         }
         if (deadline != 0 && now >= deadline) break;
         if (handled == 0) rte_delay_us_sleep(100);
     }
     g_stop.store(true);
+    http.stop();
     rte_eal_mp_wait_lcore();
+    taps->shutdown();  // the copies still queued written, files closed
     const double seconds = static_cast<double>(rte_rdtsc() - start) / static_cast<double>(hz);
 
-    std::printf("meshgate-dataplane: stopping\n%s", format_report(stats).c_str());
+    tl::log(level::info, "dataplane.stopping", "stopping");
+    std::printf("%s", format_report(stats).c_str());
     uint64_t rx = 0, tx = 0;
     for (const auto& pl : stats.ports) {
         auto p = sum_port(stats, pl.port);

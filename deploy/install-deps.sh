@@ -13,7 +13,11 @@ PKGS=(
   # lab and peers
   iproute2 iputils-ping ethtool iperf3 curl tshark python3 python3-scapy netcat-openbsd
   procps psmisc hping3
+  # telemetry tests: a real Prometheus, headless Chromium driven over DevTools
+  prometheus chromium python3-websocket
 )
+# The live dashboard's Chart.js comes from npm (telemetry/dashboard); any node/npm already here will do.
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -27,4 +31,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Chart.js for the dashboard, as pinned by telemetry/dashboard/package-lock.json (the build embeds
+# it); again only when the lock file changed since the last install.
+dash=$(cd "$(dirname "$(readlink -f "$0")")/../telemetry/dashboard" && pwd)
+if [ ! -f "$dash/node_modules/.package-lock.json" ] || [ "$dash/package-lock.json" -nt "$dash/node_modules/.package-lock.json" ]; then
+  echo "install-deps: npm ci in telemetry/dashboard"
+  (cd "$dash" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
 fi

@@ -213,7 +213,7 @@ cmd_up() {
   setsid "$BIN" "${eal[@]}" -- --config "$CONFIG" >>"$LOG" 2>&1 </dev/null 9>&- &
   local pid=$! deadline=$((SECONDS + START_TIMEOUT))
   echo "$pid" >"$PIDFILE"
-  until grep -q 'meshgate-dataplane: running' "$LOG"; do
+  until grep -q 'dataplane.running' "$LOG"; do
     if ! kill -0 "$pid" 2>/dev/null; then
       sed 's/^/    | /' "$LOG" >&2
       rm -f "$PIDFILE"

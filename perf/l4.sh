@@ -746,7 +746,7 @@ start_lab_dataplane() {
     LAB_DP_PID=$!
     BG_PIDS+=("$LAB_DP_PID")
     for _ in $(seq 300); do
-        grep -q 'meshgate-dataplane: running' "$log" 2>/dev/null && { info "lab data plane running (pid $LAB_DP_PID)"; return 0; }
+        grep -q 'dataplane.running' "$log" 2>/dev/null && { info "lab data plane running (pid $LAB_DP_PID)"; return 0; }
         kill -0 "$LAB_DP_PID" 2>/dev/null || break
         sleep 0.1
     done

@@ -83,7 +83,11 @@ struct session {
     tcp_state state;
     uint8_t flags;
     uint8_t in_use;
+    // Statistics slot (l4::stat_slots), stable across runtimes: service sessions, their backend's
+    // (core_counters::backends); SNAT sessions, their pool's (core_counters::snat_in_use).
+    uint16_t stat_slot;
 };
+static_assert(sizeof(session) == 128, "two cache lines: keep the session table's footprint");
 
 struct flow_timeouts {
     uint64_t tcp_syn, tcp_established, tcp_closing, udp, icmp, sctp, other;  // TSC cycles

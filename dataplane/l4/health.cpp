@@ -9,6 +9,7 @@
 #include "dataplane/forwarder.hpp"
 #include "dataplane/runtime.hpp"
 #include "dataplane/wire.hpp"
+#include "telemetry/log.hpp"
 
 namespace meshgate::dataplane::l4 {
 namespace {
@@ -25,7 +26,12 @@ std::string ntoa(const uint8_t* a, uint8_t family) {
     }
     ipv6_addr v6;
     std::memcpy(v6.bytes.data(), a, 16);
-    return "[" + to_string(v6) + "]";
+    // Appended piece by piece: `"[" + std::string&&` trips GCC 12's -Wrestrict false positive
+    // (bug 105329) in builds without LTO.
+    std::string s = "[";
+    s += to_string(v6);
+    s += "]";
+    return s;
 }
 
 }  // namespace
@@ -55,6 +61,7 @@ void health_checker::configure(const policy::config& cfg, const l4_runtime& rt, 
                     t.successes = old.successes;
                     t.failures = old.failures;
                     t.last_error = old.last_error;
+                    t.rtt = old.rtt;
                 }
             }
             next.push_back(std::move(t));
@@ -153,15 +160,18 @@ void health_checker::result(target& t, bool ok, const char* why, uint64_t now) n
     t.stage = 0;
     t.next = now + hz_ * t.hc.interval_ms / 1000;
     if (ok) {
+        record_rtt(t, now);
         t.failures = 0;
         ++t.successes;
         t.last_error.clear();
         if (!t.up && t.successes >= t.hc.rise) {
             t.up = true;
             changed_ = true;
-            std::printf("meshgate-dataplane: health: service %s backend %s up (%u successes)\n", t.service.c_str(),
-                        t.key.c_str(), t.successes);
-            std::fflush(stdout);
+            char msg[256];
+            std::snprintf(msg, sizeof msg, "health: service %s backend %s up (%u successes)", t.service.c_str(),
+                          t.key.c_str(), t.successes);
+            telemetry::log(telemetry::level::info, "health.up", msg,
+                           {{"service", t.service}, {"backend", t.key}, {"successes", t.successes}});
         }
         return;
     }
@@ -171,10 +181,21 @@ void health_checker::result(target& t, bool ok, const char* why, uint64_t now) n
     if (t.up && t.failures >= t.hc.fall) {
         t.up = false;
         changed_ = true;
-        std::printf("meshgate-dataplane: health: service %s backend %s down (%u failures, last: %s)\n",
-                    t.service.c_str(), t.key.c_str(), t.failures, why);
-        std::fflush(stdout);
+        char msg[320];
+        std::snprintf(msg, sizeof msg, "health: service %s backend %s down (%u failures, last: %s)", t.service.c_str(),
+                      t.key.c_str(), t.failures, why);
+        telemetry::log(telemetry::level::warning, "health.down", msg,
+                       {{"service", t.service}, {"backend", t.key}, {"failures", t.failures}, {"last_error", why}});
     }
+}
+
+void health_checker::record_rtt(target& t, uint64_t now) noexcept {
+    double s = now > t.started ? static_cast<double>(now - t.started) / static_cast<double>(hz_) : 0.0;
+    size_t b = 0;
+    while (b < rtt_bounds.size() && s > rtt_bounds[b]) ++b;
+    ++t.rtt.buckets[b];
+    ++t.rtt.count;
+    t.rtt.sum += s;
 }
 
 bool health_checker::poll(uint64_t now) noexcept {
@@ -193,6 +214,7 @@ bool health_checker::poll(uint64_t now) noexcept {
         t.busy = true;
         t.stage = 1;
         t.deadline = now + hz_ * t.hc.timeout_ms / 1000;
+        t.started = now;
         send_segment(t, t.isn, 0, syn, {});
     }
     return take_changed();

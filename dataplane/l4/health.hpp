@@ -7,6 +7,7 @@
 // publish the L4 runtime, so a down backend leaves the Maglev table.
 //
 // Thread contract: main lcore only.
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -28,6 +29,16 @@ namespace meshgate::dataplane::l4 {
 
 class health_checker : public health_view {
 public:
+    // Round trip of successful checks (TCP: SYN to SYN-ACK; HTTP: SYN to the status line), in
+    // fixed buckets: upper bounds in seconds, plus one bucket above the last.
+    static constexpr std::array<double, 11> rtt_bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                          0.05,   0.1,   0.25,   0.5,   1.0};
+    struct rtt_histogram {
+        std::array<uint64_t, rtt_bounds.size() + 1> buckets{};  // per bucket, not cumulative
+        uint64_t count = 0;
+        double sum = 0;  // seconds
+    };
+
     health_checker(rte_mempool* pool, uint64_t tsc_hz) noexcept : pool_(pool), hz_(tsc_hz) {}
 
     // Where probes go out: the control lcore's forwarder and batch (flushed by `flush`).
@@ -55,6 +66,13 @@ public:
     bool healthy(const std::string& service, const std::string& backend_key) const override;
     // "service backend up|down" lines, for the report and the integration tests.
     std::vector<std::string> describe() const;
+    // Calls f(service, backend_key, up, const rtt_histogram&) for every checked backend. A
+    // backend's histogram is kept across reconfigurations while it stays (same service name and
+    // backend key).
+    template <class F>
+    void for_each_target(F&& f) const {
+        for (const auto& t : targets_) f(t.service, t.key, t.up, t.rtt);
+    }
 
 private:
     struct target {
@@ -75,11 +93,14 @@ private:
         uint16_t sport = 0;
         uint32_t isn = 0;
         uint64_t deadline = 0;
+        uint64_t started = 0;  // TSC the probe's SYN left
         std::string last_error;
+        rtt_histogram rtt;
     };
 
     void send_segment(target& t, uint32_t seq, uint32_t ack, uint8_t flags, const std::string& payload) noexcept;
     void result(target& t, bool ok, const char* why, uint64_t now) noexcept;
+    void record_rtt(target& t, uint64_t now) noexcept;
 
     rte_mempool* pool_;
     uint64_t hz_;

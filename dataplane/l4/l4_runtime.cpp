@@ -36,11 +36,63 @@ void add_nat_address(l4_runtime& rt, const uint8_t* addr, uint8_t family) {
 }
 
 std::string backend_key(const policy::backend& b) {
-    if (b.addr.is_v6) return "[" + policy::to_string(b.addr) + "]:" + std::to_string(b.port);
-    return policy::to_string(b.addr) + ":" + std::to_string(b.port);
+    // Appended piece by piece: `"[" + std::string&&` trips GCC 12's -Wrestrict false positive
+    // (bug 105329) in builds without LTO.
+    std::string k;
+    if (b.addr.is_v6) k = "[";
+    k += policy::to_string(b.addr);
+    if (b.addr.is_v6) k += "]";
+    k += ":";
+    k += std::to_string(b.port);
+    return k;
+}
+
+// A compiled rule that is the IPv6 half of the rule before it (a config rule without a family
+// compiles to an IPv4 and an IPv6 rule, in that order, identical but for the family).
+bool second_half(const policy::acl_rule& prev, const policy::acl_rule& r) {
+    return !prev.is_v6 && r.is_v6 && prev.name == r.name && prev.src.v4.len == 0 && prev.dst.v4.len == 0 &&
+           r.src.v6.len == 0 && r.dst.v6.len == 0 && prev.protocol == r.protocol &&
+           prev.src_port_min == r.src_port_min && prev.src_port_max == r.src_port_max &&
+           prev.dst_port_min == r.dst_port_min && prev.dst_port_max == r.dst_port_max &&
+           prev.in_interface == r.in_interface && prev.action == r.action;
+}
+
+// Slot of `key` in `map`: an existing one, else the next free one in [first, end), else `overflow`.
+uint16_t slot_of(std::unordered_map<std::string, uint16_t>& map, std::string key, uint32_t first, uint32_t end,
+                 uint16_t overflow) {
+    auto it = map.find(key);
+    if (it != map.end()) return it->second;
+    uint32_t next = first + static_cast<uint32_t>(map.size());
+    if (next >= end) return overflow;
+    auto slot = static_cast<uint16_t>(next);
+    map.emplace(std::move(key), slot);
+    return slot;
 }
 
 }  // namespace
+
+uint16_t stat_slots::backend(const std::string& service, const std::string& backend_key) {
+    std::string key = service;
+    key += '\0';
+    key += backend_key;
+    return slot_of(backends_, std::move(key), 1, max_backend_stats, 0);
+}
+
+uint16_t stat_slots::acl_rule(const std::string& label, policy::acl_action action) {
+    std::string key = label;
+    key += '\0';
+    key += static_cast<char>('0' + static_cast<int>(action));
+    return slot_of(rules_, std::move(key), 0, max_acl_stat_rules - 1, max_acl_stat_rules - 1);
+}
+
+uint16_t stat_slots::snat_pool(const std::string& name) {
+    return slot_of(pools_, name, 1, max_snat_stats, 0);
+}
+
+stat_slots& stat_slots::process() {
+    static stat_slots registry;
+    return registry;
+}
 
 uint32_t service_hash(uint8_t family, const uint8_t* vip, uint8_t proto, uint16_t port) noexcept {
     uint32_t h = rte_hash_crc(vip, family == 6 ? 16 : 4, 0x5e41);
@@ -63,7 +115,8 @@ int32_t l4_runtime::find_service(uint8_t family, const uint8_t* vip, uint8_t pro
 
 result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, const runtime& rt,
                                                      const health_view* health, std::shared_ptr<const acl_set> acl,
-                                                     const std::string& name) {
+                                                     const std::string& name, stat_slots* registry) {
+    if (registry == nullptr) registry = &stat_slots::process();
     auto out = std::make_unique<l4_runtime>();
     out->generation = cfg.generation;
     out->flows = cfg.flows;
@@ -84,7 +137,24 @@ result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, 
             acl = std::shared_ptr<const acl_set>(std::move(built).value().release());
         }
         out->acl = std::move(acl);
-        for (const auto& r : cfg.fw.rules) out->rule_action.push_back(r.action);
+        size_t config_index = 0;
+        for (size_t i = 0; i < cfg.fw.rules.size(); ++i) {
+            const auto& r = cfg.fw.rules[i];
+            out->rule_action.push_back(r.action);
+            if (i != 0 && second_half(cfg.fw.rules[i - 1], r)) {
+                out->rule_label.push_back(out->rule_label.back());
+                out->rule_slot.push_back(out->rule_slot.back());
+                continue;
+            }
+            std::string label = r.name;
+            if (label.empty()) {
+                label = "rule-";
+                label += std::to_string(config_index);
+            }
+            out->rule_slot.push_back(registry->acl_rule(label, r.action));
+            out->rule_label.push_back(std::move(label));
+            ++config_index;
+        }
     }
 
     for (size_t si = 0; si < cfg.services.size(); ++si) {
@@ -107,6 +177,7 @@ result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, 
             b.weight = bc.weight;
             b.admin_up = bc.admin_up;
             b.key = backend_key(bc);
+            b.stat_slot = registry->backend(sc.name, b.key);
             b.healthy = health == nullptr || health->healthy(sc.name, b.key);
             // The address of the interface the backend is routed through: probes leave from it,
             // and full-NAT uses it when the service names no source of the backend's family.
@@ -195,6 +266,7 @@ result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, 
         p.port_max = pc.port_max;
         p.out_interface = pc.out_interface == UINT32_MAX ? 0xffff : static_cast<uint16_t>(pc.out_interface);
         p.eim = pc.endpoint_independent;
+        p.stat_slot = registry->snat_pool(p.name);
         out->snat.push_back(std::move(p));
     }
     for (const auto& lc : cfg.source_limits) out->limits.push_back({lc.prefix, lc.new_flows, lc.packets});

@@ -7,8 +7,10 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "dataplane/counters.hpp"
 #include "dataplane/l4/acl.hpp"
 #include "dataplane/l4/maglev.hpp"
 #include "policy/config.hpp"
@@ -37,7 +39,8 @@ struct backend_rt {
     bool has_nat_src = false;    // false: no address of that family to use (backend unusable)
     uint8_t probe_src[16] = {};  // health probes leave from here (the NAT source, else the egress address)
     bool has_probe_src = false;
-    std::string key;  // "198.18.2.2:80", Maglev identity and health-state key
+    std::string key;         // "198.18.2.2:80", Maglev identity and health-state key
+    uint16_t stat_slot = 0;  // core_counters::backends[]: same (service name, key) -> same slot
 };
 
 struct service_rt {
@@ -64,6 +67,7 @@ struct snat_rt {
     uint16_t port_min = 1024, port_max = 65535;
     uint16_t out_interface = 0xffff;
     bool eim = false;
+    uint16_t stat_slot = 0;  // core_counters::snat_in_use[]: same pool name -> same slot
 };
 
 struct source_limit_rt {
@@ -86,6 +90,11 @@ struct l4_runtime {
     policy::acl_action fw_default = policy::acl_action::allow;
     std::shared_ptr<const acl_set> acl;
     std::vector<policy::acl_action> rule_action;  // by rule index (both families, as compiled)
+    // Statistics of the compiled rules, by the same index: the rule's label (its config name, or
+    // "rule-<n>" with n its position in firewall.rules) and its core_counters::acl_hits[] slot.
+    // The two compiled halves of a rule without a family share label and slot.
+    std::vector<std::string> rule_label;
+    std::vector<uint16_t> rule_slot;
     std::vector<service_rt> services;
     std::vector<snat_rt> snat;
     std::vector<source_limit_rt> limits;
@@ -130,11 +139,32 @@ struct l4_runtime {
 
 uint32_t service_hash(uint8_t family, const uint8_t* vip, uint8_t proto, uint16_t port) noexcept;
 
+// Statistics slots that outlive runtimes: the per-core counters of a backend, firewall rule or
+// SNAT pool are indexed by a slot that stays the same for the same labels (service name and
+// backend key; rule label and action; pool name) across rebuilds, however the config reorders
+// them. Sessions record their slot, so a session keeps charging its backend after a reload.
+// Slots are never reused; when they run out, new labels get the overflow slot (backends, pools:
+// slot 0, counted but never reported; rules: the last slot, reported as "other").
+// Thread contract: the thread that builds runtimes (the main lcore).
+class stat_slots {
+public:
+    uint16_t backend(const std::string& service, const std::string& backend_key);  // 1..max_backend_stats-1, 0
+    uint16_t acl_rule(const std::string& label, policy::acl_action action);        // 0..max_acl_stat_rules-1
+    uint16_t snat_pool(const std::string& name);                                   // 1..max_snat_stats-1, 0
+
+    // The process's registry, used when build_l4_runtime is given none.
+    static stat_slots& process();
+
+private:
+    std::unordered_map<std::string, uint16_t> backends_, rules_, pools_;
+};
+
 // Builds from a validated config. `acl` reuses an already compiled ACL (health-only rebuilds);
 // null compiles the config's rules under `name`. Full-NAT sources default to the primary
-// address of the interface each backend is routed through (looked up in `rt`).
+// address of the interface each backend is routed through (looked up in `rt`). Statistics slots
+// come from `registry` (null: stat_slots::process()).
 result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, const runtime& rt,
                                                      const health_view* health, std::shared_ptr<const acl_set> acl,
-                                                     const std::string& name);
+                                                     const std::string& name, stat_slots* registry = nullptr);
 
 }  // namespace meshgate::dataplane::l4

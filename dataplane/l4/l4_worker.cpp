@@ -307,7 +307,11 @@ void l4_worker::release(uint32_t idx) noexcept {
         ctr_->sessions_half_open = half_open_;
     }
     if ((s.flags & session_flag::src_counted) != 0) source_count_del(s.t[0]);
-    if ((s.flags & session_flag::eim) != 0) release_mapping(s.mapping);
+    if ((s.flags & session_flag::eim) != 0) {
+        release_mapping(s.mapping);
+    } else if (s.kind == session_kind::snat) {
+        uncount(ctr_->snat_in_use[s.stat_slot]);
+    }
 }
 
 void l4_worker::release_mapping(uint32_t mapping) noexcept {
@@ -329,6 +333,7 @@ void l4_worker::release_mapping(uint32_t mapping) noexcept {
             ok.family = mp.family;
             rte_hash_del_key(eim_index_, &ok);
             eim_free_[eim_n_free_++] = mapping;
+            uncount(ctr_->snat_in_use[mp.stat_slot]);
         }
     }
 }
@@ -377,7 +382,14 @@ bool l4_worker::acl_allows(const flow_key& k, uint16_t ifindex, bool has_ports) 
         const acl_key6* kp = &key;
         rt_->acl->classify6(&kp, &result, 1);
     }
-    policy::acl_action a = result == 0 ? rt_->fw_default : rt_->rule_action[result - 1];
+    policy::acl_action a;
+    if (result == 0) {
+        a = rt_->fw_default;
+        count(ctr_->acl_default_hits);
+    } else {
+        a = rt_->rule_action[result - 1];
+        count(ctr_->acl_hits[rt_->rule_slot[result - 1]]);
+    }
     if (a == policy::acl_action::log) {
         count(ctr_->acl_logged);
         if (log_ring_ != nullptr) {
@@ -513,6 +525,7 @@ bool l4_worker::revalidate(session& s) noexcept {
         if (be.port == s.t[1].sport && be.family == s.t[1].family && std::memcmp(be.addr, s.t[1].src, alen) == 0) {
             s.service = static_cast<uint16_t>(svc);
             s.backend = static_cast<uint16_t>(b);
+            s.stat_slot = be.stat_slot;  // the same slot unless the service was renamed
             return !(sv.reset_on_backend_down && (!be.admin_up || !be.healthy));
         }
     }
@@ -552,6 +565,11 @@ verdict l4_worker::on_hit(rte_mbuf* m, packet_info& info, uint32_t idx, uint8_t 
     }
     s.last_seen = now;
     ++s.packets[dir];
+    if (dir == 1 && s.kind == session_kind::service) {
+        backend_counters& bc = ctr_->backends[s.stat_slot];
+        count(bc.packets_from);
+        count(bc.bytes_from, info.ip_total);
+    }
     if (tcp) {
         if ((s.flags & session_flag::syn_proxy_wait) != 0) {
             if (dir == 1 && (tcp_flags & (tcp_flag::syn | tcp_flag::ack)) == (tcp_flag::syn | tcp_flag::ack)) {
@@ -564,6 +582,7 @@ verdict l4_worker::on_hit(rte_mbuf* m, packet_info& info, uint32_t idx, uint8_t 
                 s.state = tcp_state::established;
                 flows_->reschedule(idx);
                 rebuild_segment(m, info, ip, true, client_next, backend_isn + 1, tcp_flag::ack, 65535, 0);
+                count_to_backend(s, verdict::pass, m, info);
                 return verdict::pass;  // already in the backend's addressing: swap made it S->B
             }
             if (dir == 1 && (tcp_flags & tcp_flag::rst) != 0) {
@@ -611,7 +630,9 @@ verdict l4_worker::on_hit(rte_mbuf* m, packet_info& info, uint32_t idx, uint8_t 
         }
         if ((s.flags & session_flag::syn_proxy) != 0) shift_sequence(l4, info.ip_total - info.l3_len, dir, s.seq_delta);
     }
-    return translate(m, info, s, dir);
+    verdict v = translate(m, info, s, dir);
+    if (dir == 0 && s.kind == session_kind::service) count_to_backend(s, v, m, info);
+    return v;
 }
 
 verdict l4_worker::translate(rte_mbuf* m, packet_info& info, const session& s, uint8_t dir) noexcept {
@@ -823,6 +844,7 @@ bool l4_worker::snat_eim(flow_key& t1, const flow_key& t0, const snat_rt& pool, 
         mp.outside_port = ok.port;
         mp.proto = t0.proto;
         mp.family = t0.family;
+        mp.stat_slot = pool.stat_slot;
         mp.refs = 1;
         auto v = reinterpret_cast<void*>(static_cast<uintptr_t>(mapping));
         if (rte_hash_add_key_data(eim_index_, &ik, v) < 0 || rte_hash_add_key_data(eim_index_, &ok, v) < 0) {
@@ -830,6 +852,7 @@ bool l4_worker::snat_eim(flow_key& t1, const flow_key& t0, const snat_rt& pool, 
             eim_free_[eim_n_free_++] = mapping;
             return false;
         }
+        count(ctr_->snat_in_use[mp.stat_slot]);
         return true;
     }
     return false;
@@ -937,6 +960,10 @@ verdict l4_worker::on_miss(rte_mbuf* m, packet_info& info, const flow_key& k, ha
     if (mapping != no_session) {
         s.mapping = mapping;
         s.flags |= session_flag::eim;
+    } else if (pool != nullptr) {
+        // Its own (address, port) toward this destination: a mapping of the pool until it ends.
+        s.stat_slot = pool->stat_slot;
+        count(ctr_->snat_in_use[s.stat_slot]);
     }
     s.state = k.proto != ip_proto::tcp           ? tcp_state::none
               : (tcp_flags & tcp_flag::syn) != 0 ? tcp_state::syn_sent
@@ -1032,8 +1059,10 @@ verdict l4_worker::new_service_flow(rte_mbuf* m, packet_info& info, const flow_k
     session& s = flows_->at(idx);
     s.service = static_cast<uint16_t>(svc);
     s.backend = static_cast<uint16_t>(b);
+    s.stat_slot = sv.backends[static_cast<size_t>(b)].stat_slot;
     s.mapping = rt_epoch_;
     s.packets[0] = 1;
+    count(ctr_->backends[s.stat_slot].connections);
     if (tcp && (tcp_flags & tcp_flag::syn) != 0) {
         s.state = tcp_state::syn_sent;
         s.flags |= session_flag::half_open;
@@ -1045,7 +1074,9 @@ verdict l4_worker::new_service_flow(rte_mbuf* m, packet_info& info, const flow_k
     }
     count(ctr_->sessions_created);
     ctr_->sessions_active = flows_->active();
-    return translate(m, info, s, 0);
+    verdict v = translate(m, info, s, 0);
+    count_to_backend(s, v, m, info);
+    return v;
 }
 
 verdict l4_worker::syn_cookie_reply(rte_mbuf* m, packet_info& info, const flow_key& k, uint64_t now) noexcept {
@@ -1083,7 +1114,9 @@ verdict l4_worker::syn_proxy_accept(rte_mbuf* m, packet_info& info, const flow_k
     session& s = flows_->at(idx);
     s.service = static_cast<uint16_t>(svc);
     s.backend = static_cast<uint16_t>(b);
+    s.stat_slot = sv.backends[static_cast<size_t>(b)].stat_slot;
     s.mapping = rt_epoch_;
+    count(ctr_->backends[s.stat_slot].connections);
     s.state = tcp_state::syn_received;
     s.flags |= session_flag::syn_proxy_wait;
     s.seq_delta = cookie;  // until the backend's SYN-ACK gives its ISN
@@ -1094,7 +1127,9 @@ verdict l4_worker::syn_proxy_accept(rte_mbuf* m, packet_info& info, const flow_k
     // The client's ACK becomes our SYN to the backend, with the client's ISN and MSS.
     uint16_t window = rd16(tcp + 14);
     rebuild_segment(m, info, ip, false, client_seq - 1, 0, tcp_flag::syn, window, cookie_mss_table[mss_index]);
-    return translate(m, info, s, 0);
+    verdict v = translate(m, info, s, 0);
+    count_to_backend(s, v, m, info);
+    return v;
 }
 
 }  // namespace meshgate::dataplane::l4

@@ -70,6 +70,7 @@ struct eim_mapping {
     uint16_t outside_port;
     uint8_t proto;
     uint8_t family;
+    uint16_t stat_slot;  // its pool's slot in core_counters::snat_in_use
     uint32_t refs;
 };
 
@@ -119,6 +120,8 @@ public:
     void poll(uint64_t now) noexcept;
 
     flow_table& flows() noexcept { return *flows_; }
+    // The counters this worker writes (its own block).
+    const core_counters* counters() const noexcept { return ctr_; }
 
 private:
     l4_worker() = default;
@@ -148,6 +151,15 @@ private:
     void release(uint32_t idx) noexcept;
     void release_mapping(uint32_t mapping) noexcept;
     bool revalidate(session& s) noexcept;
+    // A packet of service session `s` that translate() (or a rebuild) sent toward its backend
+    // with verdict `v`: charged to the backend's counters when it leaves.
+    void count_to_backend(const session& s, verdict v, const rte_mbuf* m, const packet_info& info) noexcept {
+        if (v != verdict::pass && v != verdict::xlated) return;
+        backend_counters& b = ctr_->backends[s.stat_slot];
+        count(b.packets_to);
+        // Translated to the other family, the mbuf holds exactly the new IP packet.
+        count(b.bytes_to, v == verdict::xlated ? rte_pktmbuf_pkt_len(m) : info.ip_total);
+    }
     uint64_t seconds(uint64_t now) const noexcept { return now / hz_; }
     uint32_t next_random() noexcept {
         rng_ ^= rng_ << 13;

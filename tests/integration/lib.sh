@@ -10,7 +10,7 @@
 # Environment:
 #   MESHGATE_DATAPLANE  data plane binary (default: <repo>/build/dataplane/meshgate-dataplane)
 #   MESHGATE_CONFIG     config (default: <repo>/deploy/lab/meshgate-lab.json)
-#   MG_START_TIMEOUT    seconds to wait for "meshgate-dataplane: running" (default 30)
+#   MG_START_TIMEOUT    seconds to wait for "dataplane.running" (default 30)
 #
 # Exit codes: 0 all passed, 1 a check failed or setup failed, 77 skipped (not root, no binary,
 # missing tools) -- meson reports 77 as SKIP.
@@ -66,7 +66,7 @@ mg_start_dataplane() {
   MG_PID=$!
   local deadline=$((SECONDS + MG_START_TIMEOUT))
   while [ $SECONDS -lt $deadline ]; do
-    if grep -q 'meshgate-dataplane: running' "$MG_LOG" 2>/dev/null; then
+    if grep -q 'dataplane.running' "$MG_LOG" 2>/dev/null; then
       mg_say "data plane running (pid $MG_PID)"
       return 0
     fi
@@ -75,12 +75,12 @@ mg_start_dataplane() {
       local rc=$?
       MG_PID=""
       echo "---- data plane log ----"; cat "$MG_LOG"; echo "------------------------"; MG_LOG_SHOWN=1
-      mg_die "data plane exited (status $rc) before printing 'meshgate-dataplane: running'"
+      mg_die "data plane exited (status $rc) before printing 'dataplane.running'"
     fi
     sleep 0.2
   done
   echo "---- data plane log ----"; cat "$MG_LOG"; echo "------------------------"; MG_LOG_SHOWN=1
-  mg_die "no 'meshgate-dataplane: running' within ${MG_START_TIMEOUT}s"
+  mg_die "no 'dataplane.running' within ${MG_START_TIMEOUT}s"
 }
 
 # mg_stop_dataplane [SIGNAL] [TIMEOUT]: signal the data plane and wait for it.

@@ -18,6 +18,11 @@
 #include <string>
 #include <vector>
 
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "dataplane/l4/health.hpp"
+#include "dataplane/l4/l4_stats.hpp"
 #include "dataplane/l4/syn_cookie.hpp"
 #include "tests/support/pipeline.hpp"
 
@@ -1931,6 +1936,432 @@ TEST_P(L4Family, SnatRandomPortsFillThePool) {
                         "destination:"
                      << report << " expected: exactly 64 mappings, then refusals.";
     }
+}
+
+// ---- 13: statistics for the exporter (dataplane/l4/l4_stats.hpp) ---------------------------------
+
+// The rows of the pipeline's current runtime, from its worker's counters.
+std::vector<dataplane::l4::backend_row> backends_of(pipeline& p) {
+    return dataplane::l4::backend_rows(*p.l4().current(), p.l4().counters(), 1, nullptr);
+}
+const dataplane::l4::backend_row* backend_named(const std::vector<dataplane::l4::backend_row>& rows,
+                                                const std::string& service, const std::string& key) {
+    for (const auto& r : rows)
+        if (r.service == service && r.backend == key) return &r;
+    ADD_FAILURE() << "no row for " << service << " " << key;
+    return nullptr;
+}
+std::string key_of(const std::string& addr, int port) {
+    return is6(addr) ? "[" + addr + "]:" + std::to_string(port) : addr + ":" + std::to_string(port);
+}
+uint64_t ip_len(const bytes& pkt) {
+    return pkt.size();
+}
+// The IP length of a frame the gateway sent (short frames are padded to 60 bytes).
+uint64_t frame_ip_len(const bytes& f) {
+    return get16(f, 12) == eth_ipv6 ? 40U + get16(f, 18) : get16(f, 16);
+}
+
+// Backend counters: connections, and packets and IP bytes each way, exactly; NAT46 counts the
+// packets to the backend as they leave (20 bytes more), the answers as they arrive.
+TEST_P(L4Family, BackendCountersCountBothDirections) {
+    int fam = GetParam();
+    const auto& a = fam_addrs(fam);
+    std::string c = client.addr(fam), b = srv.addr(fam), other = srv2.addr(fam);
+    std::string extra = R"("sourceAddresses": [")" + a.nat + R"("])";
+    // Two services: "dns" (one backend) and "xl" translating to the other family.
+    const auto& ox = fam_addrs(fam == 4 ? 6 : 4);
+    std::string bx = srv.addr(fam == 4 ? 6 : 4);
+    pipeline p(
+        lab(services({service("dns", a.vip, "udp", 53, {{b, 5353}, {other, 5353, 0, true}}, extra),
+                      service("xl", a.vip, "udp", 54, {{bx, 5454}}, R"("sourceAddresses": [")" + ox.nat + R"("])")})));
+    uint64_t to_bytes = 0, from_bytes = 0;
+    for (int i = 0; i < 5; ++i) {
+        auto d = pattern(10 + 7 * i);
+        auto q = udp_ip(c, a.vip, 40001, 53, d);
+        to_bytes += ip_len(q);
+        ASSERT_TRUE(expect_frames(p.send(client.port, from(client, q)),
+                                  {to(srv, udp_ip(a.nat, b, 40001, 5353, d, ttl(63)))}, "query " + std::to_string(i)));
+    }
+    for (int i = 0; i < 3; ++i) {
+        auto d = pattern(100 + 3 * i);
+        auto r = udp_ip(b, a.nat, 5353, 40001, d);
+        from_bytes += ip_len(r);
+        ASSERT_TRUE(expect_frames(p.send(srv.port, from(srv, r)), {to(client, udp_ip(a.vip, c, 53, 40001, d, ttl(63)))},
+                                  "answer " + std::to_string(i)));
+    }
+    // A second flow: a second connection.
+    auto d2 = pattern(33);
+    auto q2 = udp_ip(c, a.vip, 40002, 53, d2);
+    ASSERT_TRUE(expect_frames(p.send(client.port, from(client, q2)),
+                              {to(srv, udp_ip(a.nat, b, 40002, 5353, d2, ttl(63)))}, "second flow"));
+    to_bytes += ip_len(q2);
+    // NAT46/64: 4 packets there, 2 back.
+    uint64_t xl_to = 0, xl_from = 0;
+    for (int i = 0; i < 4; ++i) {
+        auto d = pattern(20 + i);
+        auto q = udp_ip(c, a.vip, 40003, 54, d);
+        auto out = p.send(client.port, from(client, q));
+        ASSERT_EQ(out.size(), 1U);
+        xl_to += frame_ip_len(out[0].frame);
+        EXPECT_EQ(frame_ip_len(out[0].frame), fam == 4 ? ip_len(q) + 20 : ip_len(q) - 20);
+    }
+    for (int i = 0; i < 2; ++i) {
+        auto d = pattern(40 + i);
+        auto r = udp_ip(bx, ox.nat, 5454, 40003, d);
+        xl_from += ip_len(r);
+        ASSERT_EQ(p.send(srv.port, from(srv, r)).size(), 1U);
+    }
+    EXPECT_EQ(all_drops(p), 0U) << drops_seen(p);
+
+    auto rows = backends_of(p);
+    ASSERT_EQ(rows.size(), 3U);
+    if (const auto* r = backend_named(rows, "dns", key_of(b, 5353))) {
+        EXPECT_TRUE(r->up);
+        EXPECT_EQ(r->connections, 2U);
+        EXPECT_EQ(r->packets_to, 6U);
+        EXPECT_EQ(r->bytes_to, to_bytes);
+        EXPECT_EQ(r->packets_from, 3U);
+        EXPECT_EQ(r->bytes_from, from_bytes);
+        EXPECT_TRUE(r->health_bounds.empty());
+        EXPECT_EQ(r->health_count, 0U);
+    }
+    if (const auto* r = backend_named(rows, "dns", key_of(other, 5353))) {
+        EXPECT_FALSE(r->up) << "admin-down";
+        EXPECT_EQ(r->connections + r->packets_to + r->bytes_to + r->packets_from + r->bytes_from, 0U);
+    }
+    if (const auto* r = backend_named(rows, "xl", key_of(bx, 5454))) {
+        EXPECT_EQ(r->connections, 1U);
+        EXPECT_EQ(r->packets_to, 4U);
+        EXPECT_EQ(r->bytes_to, xl_to);
+        EXPECT_EQ(r->packets_from, 2U);
+        EXPECT_EQ(r->bytes_from, xl_from);
+    }
+    auto svcs = dataplane::l4::service_rows(*p.l4().current());
+    ASSERT_EQ(svcs.size(), 2U);
+    EXPECT_EQ(svcs[0].name, "dns");
+    EXPECT_EQ(svcs[0].backends, 2U);
+    EXPECT_EQ(svcs[0].backends_up, 1U);
+    EXPECT_EQ(svcs[1].name, "xl");
+    EXPECT_EQ(svcs[1].backends, 1U);
+    EXPECT_EQ(svcs[1].backends_up, 1U);
+}
+
+// TCP through the SYN proxy: the handshake the gateway completes with the backend is counted as
+// what it sends and receives there.
+TEST_P(L4Family, BackendCountersThroughTheSynProxy) {
+    int fam = GetParam();
+    const auto& a = fam_addrs(fam);
+    std::string c = client.addr(fam), b = srv.addr(fam);
+    pipeline p(lab(services({service("web", a.vip, "tcp", 80, {{b, 8080}},
+                                     R"("synProxy": "always", "sourceAddresses": [")" + a.nat + R"("])")})));
+    tcp_fields syn{1000, 0, flag::syn, 64240, mss_option(1460), {}};
+    auto out = p.send(client.port, from(client, tcp_ip(c, a.vip, 40000, 80, syn)));
+    ASSERT_EQ(out.size(), 1U) << "SYN-ACK with a cookie";
+    size_t l4o = l4_offset(out[0].frame);
+    uint32_t cookie = static_cast<uint32_t>(get16(out[0].frame, l4o + 4)) << 16 | get16(out[0].frame, l4o + 6);
+    EXPECT_EQ(backends_of(p)[0].connections, 0U) << "a cookie keeps no state";
+    tcp_fields ack{1001, cookie + 1, flag::ack, 64240, {}, {}};
+    out = p.send(client.port, from(client, tcp_ip(c, a.vip, 40000, 80, ack)));
+    ASSERT_EQ(out.size(), 1U) << "SYN to the backend";
+    uint64_t to_bytes = frame_ip_len(out[0].frame);
+    tcp_fields synack{5000, 1000, flag::syn | flag::ack, 65160, mss_option(1460), {}};
+    auto sa = tcp_ip(b, a.nat, 8080, 40000, synack);
+    out = p.send(srv.port, from(srv, sa));
+    ASSERT_EQ(out.size(), 1U) << "the gateway's ACK to the backend";
+    EXPECT_EQ(out[0].port, srv.port);
+    to_bytes += frame_ip_len(out[0].frame);
+    auto rows = backends_of(p);
+    ASSERT_EQ(rows.size(), 1U);
+    EXPECT_EQ(rows[0].connections, 1U);
+    EXPECT_EQ(rows[0].packets_to, 2U);
+    EXPECT_EQ(rows[0].bytes_to, to_bytes);
+    EXPECT_EQ(rows[0].packets_from, 1U);
+    EXPECT_EQ(rows[0].bytes_from, ip_len(sa));
+    EXPECT_EQ(all_drops(p), 0U) << drops_seen(p);
+}
+
+// A reload that puts another service first and reverses the backends: sessions from before it
+// keep charging the backend they have, new ones charge theirs, and no counter goes back.
+TEST_P(L4Family, BackendCountersSurviveReloadsThatReorder) {
+    int fam = GetParam();
+    const auto& a = fam_addrs(fam);
+    std::string c = client.addr(fam), b1 = srv.addr(fam), b2 = srv2.addr(fam);
+    auto config = [&](bool reordered, bool b1_down) {
+        std::vector<be> backends = {{b1, 5353, 1, b1_down}, {b2, 5353}};
+        if (!reordered) return lab(services({service("dns", a.vip, "udp", 53, backends)}));
+        std::reverse(backends.begin(), backends.end());
+        return lab(services({service("first", a.vip, "udp", 99, {{srvb.addr(fam), 9999}}),
+                             service("dns", a.vip, "udp", 53, backends)}));
+    };
+    pipeline p(config(false, false));
+    auto d = pattern(16);
+    auto q = [&](uint16_t port) { return udp_ip(c, a.vip, port, 53, d); };
+    uint64_t len = ip_len(q(1));
+    // Flows until both backends have one.
+    std::map<uint16_t, uint16_t> flow_port;  // client port -> the gateway port it leaves on
+    for (uint16_t port = 30000; port < 30100 && flow_port.size() < 2; ++port) {
+        auto out = p.send(client.port, from(client, q(port)));
+        ASSERT_EQ(out.size(), 1U);
+        bool seen = false;
+        for (const auto& [k, v] : flow_port) seen = seen || v == out[0].port;
+        if (!seen) flow_port[port] = out[0].port;
+    }
+    ASSERT_EQ(flow_port.size(), 2U);
+    auto rows = backends_of(p);
+    uint64_t conn1 = backend_named(rows, "dns", key_of(b1, 5353))->connections;
+    uint64_t conn2 = backend_named(rows, "dns", key_of(b2, 5353))->connections;
+    uint64_t pk1 = backend_named(rows, "dns", key_of(b1, 5353))->packets_to;
+    uint64_t pk2 = backend_named(rows, "dns", key_of(b2, 5353))->packets_to;
+    EXPECT_EQ(pk1, conn1);
+    EXPECT_EQ(pk2, conn2);
+
+    // Reordered, and backend 1 admin-down (kept sessions continue, new flows avoid it).
+    p.reload(config(true, true));
+    for (const auto& [port, out_port] : flow_port) {
+        for (int i = 0; i < 3; ++i) {
+            auto out = p.send(client.port, from(client, q(port)));
+            ASSERT_EQ(out.size(), 1U);
+            EXPECT_EQ(out[0].port, out_port) << "the session keeps its backend";
+        }
+    }
+    // One answer from each backend to its flow.
+    for (const auto& [port, out_port] : flow_port) {
+        const host& h = out_port == srv.port ? srv : srv2;
+        std::string src = out_port == srv.port ? a.gw_srv1 : a.gw_srv2;
+        ASSERT_EQ(p.send(h.port, from(h, udp_ip(h.addr(fam), src, 5353, port, d))).size(), 1U);
+    }
+    // A new flow after the reload goes to backend 2.
+    ASSERT_EQ(p.send(client.port, from(client, q(31000))).size(), 1U);
+    rows = backends_of(p);
+    ASSERT_EQ(rows.size(), 3U);
+    const auto* r1 = backend_named(rows, "dns", key_of(b1, 5353));
+    const auto* r2 = backend_named(rows, "dns", key_of(b2, 5353));
+    ASSERT_TRUE(r1 != nullptr && r2 != nullptr);
+    EXPECT_FALSE(r1->up);
+    EXPECT_EQ(r1->connections, conn1);
+    EXPECT_EQ(r1->packets_to, pk1 + 3);
+    EXPECT_EQ(r1->bytes_to, (pk1 + 3) * len);
+    EXPECT_EQ(r1->packets_from, 1U);
+    EXPECT_EQ(r2->connections, conn2 + 1);
+    EXPECT_EQ(r2->packets_to, pk2 + 3 + 1);
+    EXPECT_EQ(r2->bytes_to, (pk2 + 4) * len);
+    EXPECT_EQ(r2->packets_from, 1U);
+    const auto* first = backend_named(rows, "first", key_of(srvb.addr(fam), 9999));
+    ASSERT_TRUE(first != nullptr);
+    EXPECT_EQ(first->connections + first->packets_to + first->packets_from, 0U);
+    EXPECT_EQ(all_drops(p), 0U) << drops_seen(p);
+}
+
+// Hits per rule count new flows only; the two family halves of a rule are one row; unnamed rules
+// are "rule-<n>" by their place in firewall.rules; counts stay with their rule across a reload
+// that reorders the rules.
+TEST_P(L4Family, AclHitsCountNewFlowsPerRule) {
+    int fam = GetParam();
+    std::string c = client.addr(fam), b = srv.addr(fam);
+    auto config = [](bool reordered) {
+        std::vector<std::string> rules = {
+            R"({ "name": "web", "protocol": "tcp", "destinationPorts": "80", "action": "allow" })",
+            R"({ "protocol": "udp", "destinationPorts": "5000", "action": "allow" })",
+            R"({ "name": "audit", "protocol": "udp", "destinationPorts": "6000", "action": "log" })"};
+        if (reordered) std::swap(rules[0], rules[2]);
+        return lab(R"("firewall": { "defaultAction": "deny", "rules": [)" + rules[0] + ", " + rules[1] + ", " +
+                   rules[2] + "] }");
+    };
+    pipeline p(config(false));
+    auto hits = [&](const std::string& rule) -> int64_t {
+        for (const auto& r : dataplane::l4::acl_rows(*p.l4().current(), p.l4().counters(), 1))
+            if (r.rule == rule) return static_cast<int64_t>(r.hits);
+        return -1;
+    };
+    tcp_fields syn{1000, 0, flag::syn, 64240, mss_option(1460), {}};
+    tcp_fields synack{5000, 1001, flag::syn | flag::ack, 65160, mss_option(1460), {}};
+    tcp_fields ack{1001, 5001, flag::ack, 64240, {}, {}};
+    auto d = pattern(20);
+    p.send(client.port, from(client, tcp_ip(c, b, 40000, 80, syn)));
+    p.send(srv.port, from(srv, tcp_ip(b, c, 80, 40000, synack)));
+    for (int i = 0; i < 3; ++i) p.send(client.port, from(client, tcp_ip(c, b, 40000, 80, ack)));
+    for (int i = 0; i < 4; ++i) p.send(client.port, from(client, udp_ip(c, b, 4000, 5000, d)));
+    p.send(client.port, from(client, udp_ip(c, b, 4001, 5000, d)));
+    for (int i = 0; i < 2; ++i) p.send(client.port, from(client, udp_ip(c, b, 4002, 6000, d)));
+    // Denied flows keep no session: each attempt is a new flow, and counts.
+    for (int i = 0; i < 2; ++i) p.send(client.port, from(client, udp_ip(c, b, 4003, 7000, d)));
+    EXPECT_EQ(p.drops(drop_reason::acl_denied), 2U) << drops_seen(p);
+
+    auto rows = dataplane::l4::acl_rows(*p.l4().current(), p.l4().counters(), 1);
+    ASSERT_EQ(rows.size(), 4U);
+    EXPECT_EQ(rows[0].rule, "web");
+    EXPECT_EQ(rows[0].action, "allow");
+    EXPECT_EQ(rows[0].hits, 1U);
+    EXPECT_EQ(rows[1].rule, "rule-1");
+    EXPECT_EQ(rows[1].action, "allow");
+    EXPECT_EQ(rows[1].hits, 2U);
+    EXPECT_EQ(rows[2].rule, "audit");
+    EXPECT_EQ(rows[2].action, "log");
+    EXPECT_EQ(rows[2].hits, 1U);
+    EXPECT_EQ(rows[3].rule, "default");
+    EXPECT_EQ(rows[3].action, "deny");
+    EXPECT_EQ(rows[3].hits, 2U);
+    EXPECT_EQ(p.counter(&core_counters::acl_logged), 1U);
+
+    // The other family's half of "web" counts in the same row.
+    std::string c6 = client.addr(fam == 4 ? 6 : 4), b6 = srv.addr(fam == 4 ? 6 : 4);
+    p.send(client.port, from(client, tcp_ip(c6, b6, 40000, 80, syn)));
+    EXPECT_EQ(hits("web"), 2);
+
+    p.reload(config(true));
+    p.send(client.port, from(client, tcp_ip(c, b, 40001, 80, syn)));
+    p.send(client.port, from(client, udp_ip(c, b, 4004, 6000, d)));
+    p.send(client.port, from(client, udp_ip(c, b, 4000, 5000, d)));  // an existing session
+    EXPECT_EQ(hits("web"), 3);
+    EXPECT_EQ(hits("audit"), 2);
+    EXPECT_EQ(hits("rule-1"), 2);
+    EXPECT_EQ(hits("default"), 2);
+}
+
+// SNAT mappings held per pool: up with new mappings (EIM: one per inside host and port, whatever
+// the destination), down when they expire, kept by pool name across a reload that reorders pools.
+TEST_P(L4Family, SnatInUseFollowsMappings) {
+    int fam = GetParam();
+    const auto& a = fam_addrs(fam);
+    std::string c = client.addr(fam), c3 = client3.addr(fam), b = srv.addr(fam);
+    auto d = pattern(12);
+    for (bool eim : {false, true}) {
+        SCOPED_TRACE(eim ? "endpoint-independent" : "endpoint-dependent");
+        std::string flows = R"("flows": { "udpTimeout": 5 })";
+        pipeline p(lab(join({snat_pool(eim, 20000, 61999), flows})));
+        auto in_use = [&]() -> int64_t {
+            for (const auto& r : dataplane::l4::snat_rows(*p.l4().current(), p.l4().counters(), 1))
+                if (r.pool == "egress") return static_cast<int64_t>(r.in_use);
+            return -1;
+        };
+        // Inside ports in the pool's range: kept, so the expected frames are known.
+        for (uint16_t port : {30001, 30002, 30003}) {
+            ASSERT_TRUE(expect_frames(p.send(srv.port, from(srv, udp_ip(b, c, port, 53, d))),
+                                      {to(client, udp_ip(a.pool, c, port, 53, d, ttl(63)))}, "new mapping"));
+        }
+        EXPECT_EQ(in_use(), 3);
+        ASSERT_EQ(p.send(srv.port, from(srv, udp_ip(b, c, 30001, 53, d))).size(), 1U);  // the same flow
+        ASSERT_TRUE(expect_frames(p.send(client.port, from(client, udp_ip(c, a.pool, 53, 30001, d))),
+                                  {to(srv, udp_ip(c, b, 53, 30001, d, ttl(63)))}, "reply"));
+        EXPECT_EQ(in_use(), 3);
+        // The same inside port to another destination: one more mapping unless endpoint-independent.
+        ASSERT_TRUE(expect_frames(p.send(srv.port, from(srv, udp_ip(b, c3, 30001, 53, d))),
+                                  {to(client3, udp_ip(a.pool, c3, 30001, 53, d, ttl(63)))}, "other destination"));
+        EXPECT_EQ(in_use(), eim ? 3 : 4);
+        auto rows = dataplane::l4::snat_rows(*p.l4().current(), p.l4().counters(), 1);
+        ASSERT_EQ(rows.size(), 1U);
+        // Two addresses x (20000..61999 less the 1000 probe ports).
+        EXPECT_EQ(rows[0].capacity, 2U * (42000U - 1000U));
+
+        p.reload(lab(join({R"("snatPools": [ { "name": "first", "sources": ["198.18.3.0/24", "fd00:3::/64"],
+            "addresses": ["198.18.1.101", "fd00:1::101"] },)" +
+                               snat_pool(eim, 20000, 61999).substr(std::string(R"("snatPools": [)").size()),
+                           flows})));
+        ASSERT_EQ(p.l4().current()->snat.size(), 2U);
+        EXPECT_EQ(p.l4().current()->snat[1].name, "egress");
+        EXPECT_EQ(in_use(), eim ? 3 : 4) << "kept across the reload";
+        ASSERT_TRUE(expect_frames(p.send(srv.port, from(srv, udp_ip(b, c, 30004, 53, d))),
+                                  {to(client, udp_ip(a.pool, c, 30004, 53, d, ttl(63)))}, "after the reload"));
+        EXPECT_EQ(in_use(), eim ? 4 : 5);
+        p.advance(6);
+        EXPECT_EQ(in_use(), 0) << "all expired";
+        EXPECT_EQ(p.counter(&core_counters::sessions_active), 0U);
+        EXPECT_EQ(all_drops(p), 0U) << drops_seen(p);
+    }
+}
+
+// Health-check round trips: successful probes only, in their buckets, kept across a
+// reconfiguration; a backend without a health check has no histogram.
+TEST(L4Stats, HealthCheckHistogram) {
+    std::string config =
+        lab(services({service("web", A4.vip, "tcp", 80, {{srv.a4, 8080}},
+                              R"("healthCheck": { "type": "tcp", "intervalMs": 1000, "timeoutMs": 500, "fall": 5 })"),
+                      // Checked too, but its first probe is due an eighth of an hour later.
+                      service("web2", A4.vip, "tcp", 81, {{srv2.a4, 8080}},
+                              R"("healthCheck": { "type": "tcp", "intervalMs": 3600000 })"),
+                      service("dns", A4.vip, "udp", 53, {{srv.a4, 5353}})}));
+    pipeline p(config);
+    auto cfg = policy::parse_config_json(config);
+    ASSERT_TRUE(cfg) << cfg.error_message();
+    auto rt = dataplane::l4::build_l4_runtime(cfg.value(), p.runtime(), nullptr, nullptr, "hc_stats");
+    ASSERT_TRUE(rt) << rt.error_message();
+    rte_mempool* pool = rte_pktmbuf_pool_create("hc_stats", 63, 0, 0, 2048 + RTE_PKTMBUF_HEADROOM, SOCKET_ID_ANY);
+    ASSERT_NE(pool, nullptr);
+    constexpr uint64_t hz = 1000000000;
+    dataplane::l4::health_checker hc(pool, hz);  // no output: probes are not sent, answers are fed in
+    uint64_t now = 10 * hz;
+    hc.configure(cfg.value(), *rt.value(), nullptr, now);
+    uint16_t next_port = dataplane::l4::probe_port_min;
+    // One probe of the first backend (due at once, then every second) answered after `rtt`
+    // seconds by `flags`.
+    auto probe = [&](double rtt, uint8_t flags) {
+        hc.poll(now);
+        uint16_t sport = next_port++;
+        uint32_t isn = static_cast<uint32_t>(now >> 4) ^ (uint32_t{sport} << 16);  // as health.cpp picks it
+        tcp_fields f{77, isn + 1, flags, 65535, {}, {}};
+        bytes pkt = tcp_ip(srv.a4, A4.gw_srv1, 8080, sport, f);
+        rte_mbuf* m = rte_pktmbuf_alloc(pool);
+        ASSERT_NE(m, nullptr);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(pkt.size())), pkt.data(), pkt.size());
+        now += static_cast<uint64_t>(rtt * static_cast<double>(hz));
+        hc.on_packet(m, now);
+        now += hz;  // the next probe is due
+    };
+    probe(0.003, flag::syn | flag::ack);   // (0.0025, 0.005]
+    probe(0.2, flag::syn | flag::ack);     // (0.1, 0.25]
+    probe(0.0004, flag::syn | flag::ack);  // (0, 0.0005]
+    probe(0.001, flag::rst | flag::ack);   // refused: not counted
+    auto check = [&](const char* what) {
+        SCOPED_TRACE(what);
+        auto rows = dataplane::l4::backend_rows(*rt.value(), nullptr, 0, &hc);
+        ASSERT_EQ(rows.size(), 3U);
+        const auto* r = backend_named(rows, "web", key_of(srv.a4, 8080));
+        ASSERT_NE(r, nullptr);
+        ASSERT_EQ(r->health_bounds.size(), 11U);
+        EXPECT_EQ(r->health_bounds.front(), 0.0005);
+        EXPECT_EQ(r->health_bounds.back(), 1.0);
+        std::vector<uint64_t> want(12, 0);
+        want[0] = want[3] = want[8] = 1;
+        EXPECT_EQ(r->health_buckets, want);
+        EXPECT_EQ(r->health_count, 3U);
+        EXPECT_NEAR(r->health_sum, 0.2034, 1e-9);
+        const auto* r2 = backend_named(rows, "web2", key_of(srv2.a4, 8080));
+        ASSERT_NE(r2, nullptr);
+        EXPECT_EQ(r2->health_bounds.size(), 11U) << "checked, no answer yet";
+        EXPECT_EQ(r2->health_count, 0U);
+        const auto* r3 = backend_named(rows, "dns", key_of(srv.a4, 5353));
+        ASSERT_NE(r3, nullptr);
+        EXPECT_TRUE(r3->health_bounds.empty()) << "no health check";
+        EXPECT_TRUE(r3->health_buckets.empty());
+    };
+    check("after the probes");
+    hc.configure(cfg.value(), *rt.value(), nullptr, now);
+    check("after a reconfiguration");
+    rte_mempool_free(pool);
+}
+
+// Statistics slots stay with their labels, whatever the order of the config.
+TEST(L4Stats, SlotsAreStableAndBounded) {
+    dataplane::l4::stat_slots slots;
+    uint16_t a = slots.backend("web", "198.18.2.2:80");
+    uint16_t b = slots.backend("web", "198.18.2.3:80");
+    EXPECT_NE(a, 0);
+    EXPECT_NE(b, 0);
+    EXPECT_NE(a, b);
+    EXPECT_EQ(slots.backend("web", "198.18.2.2:80"), a);
+    EXPECT_NE(slots.backend("dns", "198.18.2.2:80"), a) << "per service";
+    uint16_t r = slots.acl_rule("web", policy::acl_action::allow);
+    EXPECT_NE(slots.acl_rule("web", policy::acl_action::deny), r) << "per action";
+    EXPECT_EQ(slots.acl_rule("web", policy::acl_action::allow), r);
+    for (unsigned i = 0; i < dataplane::max_backend_stats + 10; ++i) slots.backend("many", std::to_string(i));
+    EXPECT_EQ(slots.backend("web", "198.18.2.2:80"), a) << "existing slots stay";
+    EXPECT_EQ(slots.backend("late", "x"), 0) << "overflow";
+    for (unsigned i = 0; i < dataplane::max_acl_stat_rules + 10; ++i)
+        slots.acl_rule("r" + std::to_string(i), policy::acl_action::deny);
+    EXPECT_EQ(slots.acl_rule("late", policy::acl_action::deny), dataplane::max_acl_stat_rules - 1) << "other";
+    for (unsigned i = 0; i < dataplane::max_snat_stats + 10; ++i) slots.snat_pool("p" + std::to_string(i));
+    EXPECT_EQ(slots.snat_pool("late"), 0) << "overflow";
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, L4Family, ::testing::Values(4, 6),

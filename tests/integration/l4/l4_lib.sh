@@ -203,18 +203,18 @@ os.replace(path + ".tmp", path)
 EOF
 }
 
-# l4_reload: SIGHUP, then waits (5 s) for the data plane's "reloaded"/"reload rejected" line.
+# l4_reload: SIGHUP, then waits (5 s) for the data plane's config.reload.applied/rejected log line.
 # Prints that line; returns 0 only for "reloaded".
 l4_reload() {
   local before n line _
-  before=$(grep -c 'meshgate-dataplane: reload' "$MG_LOG")
+  before=$(grep -c 'config\.reload\.' "$MG_LOG")
   kill -HUP "$MG_PID" || { echo "data plane not running"; return 1; }
   for _ in $(seq 50); do
-    n=$(grep -c 'meshgate-dataplane: reload' "$MG_LOG")
+    n=$(grep -c 'config\.reload\.' "$MG_LOG")
     if [ "$n" -gt "$before" ]; then
-      line=$(grep 'meshgate-dataplane: reload' "$MG_LOG" | tail -n 1)
+      line=$(grep 'config\.reload\.' "$MG_LOG" | tail -n 1)
       echo "$line"
-      [[ $line == *": reloaded:"* ]]
+      [[ $line == *config.reload.applied* ]]
       return
     fi
     sleep 0.1
