@@ -56,17 +56,21 @@ struct bad_case {
     std::string error;  // expected error message prefix
 };
 
-class ConfigRejects : public ::testing::TestWithParam<bad_case> {};
-
-TEST_P(ConfigRejects, NamesTheField) {
-    const auto& bc = GetParam();
-    std::string json = good;
+// Replaces `bc.from` in `json` by `bc.to` and expects the config to be rejected with an error
+// starting with `bc.error`.
+void expect_rejected(std::string json, const bad_case& bc) {
     auto at = json.find(bc.from);
     ASSERT_NE(at, std::string::npos) << bc.from;
     json.replace(at, bc.from.size(), bc.to);
     auto r = parse_config_json(json);
     ASSERT_FALSE(r) << "accepted: " << bc.name;
     EXPECT_EQ(r.error_message().substr(0, bc.error.size()), bc.error) << r.error_message();
+}
+
+class ConfigRejects : public ::testing::TestWithParam<bad_case> {};
+
+TEST_P(ConfigRejects, NamesTheField) {
+    expect_rejected(good, GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -201,14 +205,7 @@ TEST(ConfigL4, AcceptsServicesFirewallSnatLimits) {
 class ConfigL4Rejects : public ::testing::TestWithParam<bad_case> {};
 
 TEST_P(ConfigL4Rejects, NamesTheField) {
-    const auto& bc = GetParam();
-    std::string json = good_l4;
-    auto at = json.find(bc.from);
-    ASSERT_NE(at, std::string::npos) << bc.from;
-    json.replace(at, bc.from.size(), bc.to);
-    auto r = parse_config_json(json);
-    ASSERT_FALSE(r) << "accepted: " << bc.name;
-    EXPECT_EQ(r.error_message().substr(0, bc.error.size()), bc.error) << r.error_message();
+    expect_rejected(good_l4, GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -313,14 +310,7 @@ TEST(ConfigTelemetry, DefaultsWithoutTheSection) {
 class ConfigTelemetryRejects : public ::testing::TestWithParam<bad_case> {};
 
 TEST_P(ConfigTelemetryRejects, NamesTheField) {
-    const auto& p = GetParam();
-    std::string text = with_taps();
-    auto at = text.find(p.from);
-    ASSERT_NE(at, std::string::npos) << p.from;
-    text.replace(at, p.from.size(), p.to);
-    auto r = parse_config_json(text);
-    ASSERT_FALSE(r) << "accepted: " << p.name;
-    EXPECT_EQ(r.error_message().rfind(p.error, 0), 0U) << r.error_message();
+    expect_rejected(with_taps(), GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(
