@@ -157,7 +157,7 @@ void tap_worker::capture(const tap_set& s, uint16_t port, uint16_t queue, rte_mb
         if (t.jit != nullptr) {
             // The common case: native code per packet, the verdict used at once.
             for (uint16_t i = 0; i < n; ++i) {
-                if (t.jit(pkts[i]) != 0) [[unlikely]]
+                if (t.flt->may_match(pkts[i]) && t.jit(pkts[i]) != 0) [[unlikely]]
                     take(t, pkts[i], p);
             }
         } else if (t.flt != nullptr) {
