@@ -41,7 +41,10 @@ std::string tap_json(const tap::tap_description& d) {
     const auto& s = d.stats;
     std::string j = "{\"name\":" + quoted(s.name) + ",\"running\":" + (s.running ? "true" : "false");
     j += ",\"filter\":" + quoted(d.filter) + ",\"direction\":" + quoted(d.direction) + ",\"interfaces\":[";
-    for (size_t i = 0; i < d.interfaces.size(); ++i) j += (i != 0 ? "," : "") + quoted(d.interfaces[i]);
+    for (size_t i = 0; i < d.interfaces.size(); ++i) {
+        if (i != 0) j += ',';
+        j += quoted(d.interfaces[i]);
+    }
     j += "],\"snapLength\":" + std::to_string(d.snap_length) + ",\"jit\":" + (d.jit ? "true" : "false");
     j += ",\"directory\":" + quoted(d.directory) + ",\"collector\":" + quoted(d.collector);
     j += ",\"sessionId\":" + std::to_string(d.session_id);

@@ -28,6 +28,32 @@ say() { echo "quickstart: $*"; }
 die() { echo "quickstart: error: $*" >&2; exit 1; }
 
 # Pid of our running data plane, or nothing.
+
+# What an SRE sees: a few Prometheus series, the tap on the VIP traffic and its pcapng.
+sre_view() {
+  local url=http://127.0.0.1:9180 metrics captured file
+  echo
+  echo "== metrics ($url/metrics), a few of them"
+  metrics=$(curl -s --max-time 3 "$url/metrics" || true)
+  if [ -z "$metrics" ]; then
+    add_row "metrics $url/metrics" "no answer" FAIL
+    return
+  fi
+  grep -E '^meshgate_(interface_rx_packets_total|backend_up|backend_connections_total|sessions_active|snat_ports_in_use)' \
+    <<<"$metrics" | sed 's/^/  /'
+  captured=$(awk '/^meshgate_tap_captured_packets_total\{tap="vip-web"\}/ { print $2 }' <<<"$metrics")
+  echo "== tap vip-web (tcp port 80 on client): ${captured:-0} packets captured"
+  file=$(curl -s --max-time 3 "$url/taps/vip-web/files" | python3 -c 'import json,sys; f=json.load(sys.stdin)["files"]; print(f[-1]["name"] if f else "")' 2>/dev/null || true)
+  if [ "${captured:-0}" -gt 0 ] && [ -n "$file" ]; then
+    add_row "tap vip-web (tcp port 80 on client)" "$captured packets captured, $file" ok
+    if command -v tshark >/dev/null && curl -s --max-time 5 -o /tmp/meshgate-quickstart.pcapng "$url/taps/vip-web/files/$file"; then
+      tshark -r /tmp/meshgate-quickstart.pcapng -c 6 2>/dev/null | sed 's/^/  /' || true
+    fi
+  else
+    add_row "tap vip-web (tcp port 80 on client)" "nothing captured" FAIL
+  fi
+}
+
 dataplane_pid() {
   local pid
   [ -s "$PIDFILE" ] || return 0
@@ -226,6 +252,7 @@ cmd_up() {
     sleep 0.2
   done
   say "data plane running (pid $pid, log $LOG)"
+  say "dashboard http://127.0.0.1:9180/ , Prometheus metrics http://127.0.0.1:9180/metrics , taps http://127.0.0.1:9180/taps"
 
   say "sending traffic from mg-client"
   ping_row 198.18.2.2 "198.18.2.2 (srv1)"
@@ -239,6 +266,8 @@ cmd_up() {
   vip_row http://198.18.50.10/id "VIP 198.18.50.10 (full-NAT, 2 backends)"
   vip_row "http://[fd00:50::10]/id" "VIP fd00:50::10 (full-NAT, 2 backends)"
   vip_row http://198.18.50.46/id "VIP 198.18.50.46 (NAT46 to fd00:2::2)"
+
+  sre_view
 
   local lines
   lines=$(wc -l <"$LOG")
