@@ -13,6 +13,8 @@ PKGS=(
   # lab and peers
   iproute2 iputils-ping ethtool iperf3 curl tshark python3 python3-scapy netcat-openbsd
   procps psmisc hping3
+  # the YANG model's conformance test (yanglint)
+  libyang2-tools
   # telemetry tests: a real Prometheus, headless Chromium driven over DevTools
   prometheus chromium python3-websocket
 )
