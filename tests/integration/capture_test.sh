@@ -9,31 +9,9 @@
 # Taps are started, stopped, listed and their files downloaded through the DPDK telemetry socket.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
-CAP=$MG_ROOT/tests/integration/capture
-
-# The lab config plus this test's taps, writing under $MG_TMP (made by mg_setup before the start).
-eval "lib_$(declare -f mg_start_dataplane)"
-mg_start_dataplane() {
-  /usr/bin/python3 "$CAP/mkconfig.py" "$MG_CONFIG" "$CAP/capture_taps.json" "$MG_TMP" >"$MG_TMP/config.json" ||
-    mg_die "cannot write the test config"
-  MG_CONFIG=$MG_TMP/config.json
-  lib_mg_start_dataplane
-}
-
-BG_PIDS=()  # background peers (ip netns exec execs `timeout`, which passes a signal on to its child)
-cap_cleanup() {
-  local rc=$? p
-  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  (exit "$rc")
-  mg_cleanup
-}
-
-mg_setup tshark curl
-trap cap_cleanup EXIT
-
-tel() { timeout 10 /usr/bin/python3 "$CAP/tel.py" "$MG_PREFIX" "$@"; }
-tap_field() { tel --get "/meshgate/taps,$1" "d['$1']['$2']"; }   # TAP FIELD
+# shellcheck source=tests/integration/capture/cap_lib.sh
+source "$(dirname "$0")/capture/cap_lib.sh"
+cap_setup capture_taps.json tshark curl
 # tel_ok CMD: the command answered without an "error" key.
 tel_ok() {
   local a

@@ -8,30 +8,9 @@
 #           exactly the copies counted as mirrored, and every datagram is still forwarded
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
-CAP=$MG_ROOT/tests/integration/capture
-
-eval "lib_$(declare -f mg_start_dataplane)"
-mg_start_dataplane() {
-  /usr/bin/python3 "$CAP/mkconfig.py" "$MG_CONFIG" "$CAP/mirror_taps.json" "$MG_TMP" >"$MG_TMP/config.json" ||
-    mg_die "cannot write the test config"
-  MG_CONFIG=$MG_TMP/config.json
-  lib_mg_start_dataplane
-}
-
-BG_PIDS=()  # background peers (ip netns exec execs `timeout`, which passes a signal on to its child)
-mirror_cleanup() {
-  local rc=$? p
-  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  (exit "$rc")
-  mg_cleanup
-}
-
-mg_setup tshark dumpcap
-trap mirror_cleanup EXIT
-
-tel() { timeout 10 /usr/bin/python3 "$CAP/tel.py" "$MG_PREFIX" "$@"; }
-tap_field() { tel --get "/meshgate/taps,$1" "d['$1']['$2']"; }  # TAP FIELD
+# shellcheck source=tests/integration/capture/cap_lib.sh
+source "$(dirname "$0")/capture/cap_lib.sh"
+cap_setup mirror_taps.json tshark dumpcap
 udp_noports() { nsx mg-srv2 awk '/^Udp:/ { n++ } /^Udp:/ && n == 2 { print $3 }' /proc/net/snmp; }  # NoPorts
 
 client_port=$(tel --get /meshgate/ports "d['client']['port']")
