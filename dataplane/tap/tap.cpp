@@ -679,34 +679,11 @@ result<std::string> manager::resolve_file(const std::string& tap, const std::str
 // ---- other threads to the main lcore --------------------------------------------------------
 
 bool manager::call(const std::function<void()>& job, std::chrono::milliseconds timeout) {
-    std::unique_lock serial(call_mu_);
-    std::unique_lock g(mu_);
-    job_ = &job;
-    job_taken_ = false;
-    job_done_ = false;
-    call_pending_.store(true, std::memory_order_release);
-    if (!cv_.wait_for(g, timeout, [&] { return job_done_ || job_taken_; })) {
-        job_ = nullptr;
-        call_pending_.store(false, std::memory_order_relaxed);
-        return false;
-    }
-    cv_.wait(g, [&] { return job_done_; });  // taken: it runs to the end promptly
-    return true;
+    return mailbox_.run(job, timeout);
 }
 
 void manager::run_calls() {
-    if (!call_pending_.load(std::memory_order_acquire)) return;
-    std::unique_lock g(mu_);
-    call_pending_.store(false, std::memory_order_relaxed);
-    if (job_ == nullptr) return;
-    const auto* job = job_;
-    job_ = nullptr;
-    job_taken_ = true;
-    g.unlock();
-    (*job)();
-    g.lock();
-    job_done_ = true;
-    cv_.notify_all();
+    mailbox_.poll();
 }
 
 }  // namespace meshgate::dataplane::tap

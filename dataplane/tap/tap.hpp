@@ -20,15 +20,14 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "dataplane/counters.hpp"
+#include "dataplane/mailbox.hpp"
 #include "dataplane/tap/filter.hpp"
 #include "dataplane/tap/pcapng_file.hpp"
 #include "policy/config.hpp"
@@ -320,14 +319,7 @@ private:
     uint32_t epochs_ = 0;         // last tap_state::epoch given
     std::function<void(const std::string&)> log_;
 
-    // call(): one job at a time, handed from another thread to the main lcore.
-    std::mutex call_mu_;  // serializes callers
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::atomic<bool> call_pending_{false};
-    const std::function<void()>* job_ = nullptr;
-    bool job_taken_ = false;
-    bool job_done_ = false;
+    main_mailbox mailbox_;  // call(): jobs from other threads, run by poll() on the main lcore
 };
 
 }  // namespace meshgate::dataplane::tap
