@@ -1,6 +1,9 @@
 // meshgate-dataplane: EAL, ports, workers and the control loop.
 //
-//   meshgate-dataplane [EAL args] -- --config FILE [--check] [--duration SEC]
+//   meshgate-dataplane [EAL args] -- --config FILE [--check] [--duration SEC] [--mgmt-socket PATH]
+//
+// --mgmt-socket PATH: serve the mgmtd link (policy/proto/meshgate/config/v1/push.proto) on a
+// unix socket at PATH (mode 0660); SIGHUP still re-reads --config.
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -22,6 +25,8 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,12 +38,15 @@
 #include "dataplane/l4/l4_worker.hpp"
 #include "dataplane/mailbox.hpp"
 #include "dataplane/metrics.hpp"
+#include "dataplane/mgmt_link.hpp"
 #include "dataplane/neighbor.hpp"
+#include "dataplane/oper_state.hpp"
 #include "dataplane/runtime.hpp"
 #include "dataplane/stats.hpp"
 #include "dataplane/tap/tap.hpp"
 #include "dataplane/wire.hpp"
 #include "policy/config.hpp"
+#include "policy/push.hpp"
 #include "telemetry/http_server.hpp"
 #include "telemetry/log.hpp"
 
@@ -72,6 +80,7 @@ struct options {
     std::string config;
     bool check = false;
     double duration = 0;
+    std::string mgmt_socket;  // empty: no mgmtd link
 };
 
 options parse_options(int argc, char** argv) {
@@ -84,6 +93,9 @@ options parse_options(int argc, char** argv) {
         };
         if (a == "--config") {
             o.config = need("--config");
+        } else if (a == "--mgmt-socket") {
+            o.mgmt_socket = need("--mgmt-socket");
+            if (o.mgmt_socket.empty()) die("--mgmt-socket: the path is empty");
         } else if (a == "--check") {
             o.check = true;
         } else if (a == "--duration") {
@@ -93,7 +105,9 @@ options parse_options(int argc, char** argv) {
             if (end == v.c_str() || *end != '\0' || o.duration <= 0)
                 die("--duration: \"" + v + "\" is not a positive number of seconds");
         } else if (a == "--help" || a == "-h") {
-            std::printf("usage: meshgate-dataplane [EAL args] -- --config FILE [--check] [--duration SEC]\n");
+            std::printf(
+                "usage: meshgate-dataplane [EAL args] -- --config FILE [--check] [--duration SEC] "
+                "[--mgmt-socket PATH]\n");
             std::exit(0);
         } else {
             die("unknown option \"" + a + "\" (see --help)");
@@ -178,10 +192,6 @@ int worker_main(void* arg) {
     return 0;
 }
 
-// SIGHUP: re-reads the config file and applies what can change under traffic (services,
-// backends, firewall, SNAT pools, limits, timeouts) by publishing a new L4 runtime. Sessions stay.
-// A config that fails validation, or changes what needs a restart, is rejected whole and the
-// running one stays.
 // Flows that "log" firewall rules let in, as one line each (at most 64 per call).
 void print_acl_log(rte_ring* ring, const policy::config& cfg) {
     l4::acl_log_record recs[64];
@@ -253,48 +263,186 @@ void configure_logs(const policy::telemetry_settings& t) {
         static_cast<level>(t.log_level));
 }
 
-void reload(const std::string& path, policy::config& running, const runtime& rt, published_tables& pub,
-            rte_rcu_qsbr* qsbr, l4::health_checker& health, tap::manager& taps, reload_status& status) {
-    auto fresh = policy::load_config_file(path);
-    status.last_unix = unix_now();
-    auto reject = [&](const std::string& why) {
-        ++status.rejected;
-        status.last_ok = false;
+// A config compiled and checked, ready to publish: everything that can fail is done.
+struct prepared_config {
+    policy::config cfg;
+    std::unique_ptr<l4::l4_runtime> l4;
+    tap::compiled_taps taps;
+    uint64_t health_epoch = 0;  // health changes seen when l4 was built
+};
+
+// Config changes under traffic, in two steps shared by SIGHUP (source "file": the --config file
+// re-read) and the mgmtd link (source "mgmtd": a pushed snapshot): prepare() checks and compiles,
+// activate() publishes (health targets, the L4 runtime by atomic swap plus an RCU grace period,
+// taps). What can change: services, backends, firewall, SNAT pools, limits, timeouts, taps,
+// logging. Sessions stay. A config that fails validation, or changes what needs a restart, is
+// rejected whole and the running one stays. Main lcore only.
+class config_control {
+public:
+    config_control(policy::config& running, const runtime& rt, published_tables& pub, rte_rcu_qsbr* qsbr,
+                   l4::health_checker& health, tap::manager& taps, reload_status& status, stats_source& stats)
+        : running_(running),
+          rt_(rt),
+          pub_(pub),
+          qsbr_(qsbr),
+          health_(health),
+          taps_(taps),
+          status_(status),
+          stats_(stats) {}
+
+    // SIGHUP: the file, prepared and activated at once (a snapshot mgmtd prepared stays prepared).
+    void reload_file(const std::string& path) {
+        auto fresh = policy::load_config_file(path);
+        if (!fresh) return reject("file", fresh.error_message(), 0);
+        auto p = prepare(std::move(fresh).value(), "file");
+        if (p) activate(std::move(p).value(), "file");
+    }
+
+    // A request of the mgmtd link (mgmt_link runs it here, on the main lcore).
+    policy::push_response handle(policy::push_request& req) {
+        policy::push_response r;
+        using clock = std::chrono::steady_clock;
+        auto us_since = [](clock::time_point t0) {
+            return static_cast<uint64_t>(
+                std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0).count());
+        };
+        switch (req.kind) {
+            case policy::push_kind::prepare: {
+                auto t0 = clock::now();
+                if (!req.snapshot) {
+                    r.reason = req.snapshot.error_message();
+                    reject("mgmtd", r.reason, req.generation);
+                    break;
+                }
+                auto p = prepare(std::move(req.snapshot).value(), "mgmtd");
+                r.prepare_us = us_since(t0);
+                if (!p) {
+                    r.reason = p.error_message();
+                    break;
+                }
+                if (pending_ && pending_->cfg.generation != req.generation)
+                    tl::log(level::info, "config.prepare.replaced",
+                            "prepared generation " + std::to_string(pending_->cfg.generation) + " dropped for " +
+                                std::to_string(req.generation),
+                            {{"generation", req.generation}, {"dropped_generation", pending_->cfg.generation}});
+                pending_ = std::move(p).value();
+                r.ok = true;
+                tl::log(level::info, "config.prepared",
+                        "prepared: config generation " + std::to_string(req.generation) + " in " +
+                            std::to_string(r.prepare_us) + " us",
+                        {{"generation", req.generation}, {"source", "mgmtd"}, {"prepare_us", r.prepare_us}});
+                break;
+            }
+            case policy::push_kind::activate: {
+                if (!pending_ || pending_->cfg.generation != req.generation) {
+                    r.reason = "no prepared snapshot with generation " + std::to_string(req.generation);
+                    reject("mgmtd", r.reason, req.generation);
+                    break;
+                }
+                auto t0 = clock::now();
+                prepared_config p = std::move(*pending_);
+                pending_.reset();
+                activate(std::move(p), "mgmtd");
+                r.activate_us = us_since(t0);
+                r.ok = true;
+                break;
+            }
+            case policy::push_kind::abort:
+                if (pending_ && (req.generation == 0 || pending_->cfg.generation == req.generation)) {
+                    tl::log(level::info, "config.aborted",
+                            "prepared config generation " + std::to_string(pending_->cfg.generation) + " dropped",
+                            {{"generation", pending_->cfg.generation}, {"source", "mgmtd"}});
+                    pending_.reset();
+                }
+                r.ok = true;  // nothing prepared (or another generation): nothing to drop
+                break;
+            case policy::push_kind::status:
+            case policy::push_kind::state:
+                r.ok = true;  // the caller adds the state
+                break;
+        }
+        r.generation = running_.generation;
+        r.config_source = source_;
+        return r;
+    }
+
+    // The health checker changed a backend's state (and the running runtime was republished).
+    void note_health_change() noexcept { ++health_epoch_; }
+
+private:
+    void reject(const char* source, const std::string& why, uint64_t generation) {
+        ++status_.rejected;
+        status_.last_ok = false;
+        status_.last_unix = unix_now();
         tl::log(level::warning, "config.reload.rejected", "reload rejected: " + why,
-                {{"generation_running", running.generation}});
-    };
-    if (!fresh) return reject(fresh.error_message());
-    auto& c = fresh.value();
-    if (!(c.interfaces == running.interfaces)) return reject("interfaces: changing interfaces needs a restart");
-    if (!(c.workers == running.workers)) return reject("workers: changing workers needs a restart");
-    if (!(c.routes4 == running.routes4) || !(c.routes6 == running.routes6))
-        return reject("routes: changing routes needs a restart");
-    if (c.flows.sessions_per_worker != running.flows.sessions_per_worker)
-        return reject("flows.sessionsPerWorker: changing the session table size needs a restart");
-    if (c.telemetry.http_port != running.telemetry.http_port ||
-        c.telemetry.http_address != running.telemetry.http_address)
-        return reject("telemetry.httpPort: changing the HTTP endpoint needs a restart");
-    auto built = l4::build_l4_runtime(c, rt, &health, nullptr, l4_name(c.generation));
-    if (!built) return reject(built.error_message());
-    auto taps_built = tap::build(c, rt);
-    if (!taps_built) return reject(taps_built.error_message());
-    health.configure(c, *built.value(), &rt, rte_rdtsc());
-    publish_l4(pub, std::move(built).value(), qsbr);
-    taps.apply(std::move(taps_built).value());
-    uint64_t old_generation = running.generation;
-    running = std::move(c);
-    ++status.applied;
-    status.last_ok = true;
-    configure_logs(running.telemetry);
-    tl::log(level::info, "config.reload.applied",
-            "reloaded: config generation " + std::to_string(running.generation) + ", " +
-                std::to_string(running.services.size()) + " services, " + std::to_string(running.fw.rules.size()) +
-                " firewall rules",
-            {{"generation", running.generation},
-             {"previous_generation", old_generation},
-             {"services", uint64_t{running.services.size()}},
-             {"firewall_rules", uint64_t{running.fw.rules.size()}}});
-}
+                {{"generation_running", running_.generation},
+                 {"generation", generation},
+                 {"source", source},
+                 {"reason", why}});
+    }
+
+    result<prepared_config> prepare(policy::config c, const char* source) {
+        auto fail = [&](const std::string& why) -> result<prepared_config> {
+            reject(source, why, c.generation);
+            return error{why};
+        };
+        if (std::strcmp(source, "mgmtd") == 0 && c.generation == 0)
+            return fail("generation: a pushed snapshot needs a generation above 0");
+        if (!(c.interfaces == running_.interfaces)) return fail("interfaces: changing interfaces needs a restart");
+        if (!(c.workers == running_.workers)) return fail("workers: changing workers needs a restart");
+        if (!(c.routes4 == running_.routes4) || !(c.routes6 == running_.routes6))
+            return fail("routes: changing routes needs a restart");
+        if (c.flows.sessions_per_worker != running_.flows.sessions_per_worker)
+            return fail("flows.sessionsPerWorker: changing the session table size needs a restart");
+        if (c.telemetry.http_port != running_.telemetry.http_port ||
+            c.telemetry.http_address != running_.telemetry.http_address)
+            return fail("telemetry.httpPort: changing the HTTP endpoint needs a restart");
+        uint64_t epoch = health_epoch_;
+        auto built = l4::build_l4_runtime(c, rt_, &health_, nullptr, l4_name(c.generation));
+        if (!built) return fail(built.error_message());
+        auto taps_built = tap::build(c, rt_);
+        if (!taps_built) return fail(taps_built.error_message());
+        return prepared_config{std::move(c), std::move(built).value(), std::move(taps_built).value(), epoch};
+    }
+
+    void activate(prepared_config p, const char* source) {
+        status_.last_unix = unix_now();
+        health_.configure(p.cfg, *p.l4, &rt_, rte_rdtsc());
+        publish_l4(pub_, std::move(p.l4), qsbr_);
+        taps_.apply(std::move(p.taps));
+        uint64_t old_generation = running_.generation;
+        running_ = std::move(p.cfg);
+        stats_.generation = running_.generation;
+        source_ = source;
+        // A backend changed health after the runtime was compiled: publish it again with the
+        // health as it is now.
+        if (p.health_epoch != health_epoch_) republish_health(running_, rt_, health_, pub_, qsbr_);
+        ++status_.applied;
+        status_.last_ok = true;
+        configure_logs(running_.telemetry);
+        tl::log(level::info, "config.reload.applied",
+                "reloaded: config generation " + std::to_string(running_.generation) + ", " +
+                    std::to_string(running_.services.size()) + " services, " +
+                    std::to_string(running_.fw.rules.size()) + " firewall rules",
+                {{"generation", running_.generation},
+                 {"previous_generation", old_generation},
+                 {"services", uint64_t{running_.services.size()}},
+                 {"firewall_rules", uint64_t{running_.fw.rules.size()}},
+                 {"source", source}});
+    }
+
+    policy::config& running_;
+    const runtime& rt_;
+    published_tables& pub_;
+    rte_rcu_qsbr* qsbr_;
+    l4::health_checker& health_;
+    tap::manager& taps_;
+    reload_status& status_;
+    stats_source& stats_;
+    std::optional<prepared_config> pending_;  // mgmtd's, until activated, aborted or replaced
+    const char* source_ = "file";
+    uint64_t health_epoch_ = 0;
+};
 
 std::string port_name_of(const std::string& device) {
     return device.substr(0, device.find(','));
@@ -636,6 +784,24 @@ int run(int argc, char** argv) {
     }
     drop_burst_monitor drop_bursts;
 
+    config_control configs(cfg, *rt, pub, qsbr, health, *taps, reloads, stats);
+    std::unique_ptr<mgmt_link> link;
+    if (!opt.mgmt_socket.empty()) {
+        auto handler = [&configs, &msrc](policy::push_request& req) {
+            if (g_stop.load()) {
+                policy::push_response r;
+                r.reason = "the data plane is stopping";
+                return r;
+            }
+            auto r = configs.handle(req);
+            if (req.kind == policy::push_kind::state) r.state_json = to_json(collect_oper_state(msrc));
+            return r;
+        };
+        auto started = mgmt_link::start(opt.mgmt_socket, &mailbox, handler);
+        if (!started) die(started.error_message());
+        link = std::move(started).value();
+    }
+
     std::printf("tsc_hz %lu\n", hz);
     std::fflush(stdout);
     tl::log(level::info, "dataplane.running",
@@ -653,7 +819,10 @@ int run(int argc, char** argv) {
     while (!g_stop.load()) {
         uint64_t now = rte_rdtsc();
         unsigned handled = control.poll(now);
-        if (health.poll(now)) republish_health(cfg, *rt, health, pub, qsbr);
+        if (health.poll(now)) {
+            republish_health(cfg, *rt, health, pub, qsbr);
+            configs.note_health_change();
+        }
         print_acl_log(acl_log, cfg);
         mailbox.poll();
         handled += taps->poll();
@@ -664,14 +833,12 @@ int run(int argc, char** argv) {
             for (const auto& line : health.describe()) std::printf("health %s\n", line.c_str());
             std::fflush(stdout);
         }
-        if (g_reload.exchange(false)) {
-            reload(opt.config, cfg, *rt, pub, qsbr, health, *taps, reloads);
-            stats.generation = cfg.generation;
-        }
+        if (g_reload.exchange(false)) configs.reload_file(opt.config);
         if (deadline != 0 && now >= deadline) break;
         if (handled == 0) rte_delay_us_sleep(100);
     }
     g_stop.store(true);
+    if (link) link->stop();
     http.stop();
     rte_eal_mp_wait_lcore();
     taps->shutdown();  // the copies still queued written, files closed

@@ -15,6 +15,9 @@ PKGS=(
   procps psmisc hping3
   # the YANG model's conformance test (yanglint)
   libyang2-tools
+  # meshgate-mgmtd: YANG datastores, NETCONF over SSH (ietf-netconf modules from libyuma-base),
+  # RESTCONF over TLS, crypt(3) passwords; its tests: ncclient, ssh-keygen, openssl
+  libyang2-dev libnetconf2-dev libssh-dev libyuma-base libcrypt-dev python3-ncclient openssh-client openssl
   # telemetry tests: a real Prometheus, headless Chromium driven over DevTools
   prometheus chromium python3-websocket
 )

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "policy/snapshot_translate.hpp"
 #include "snapshot.pb.h"
 
 namespace meshgate::policy {
@@ -785,6 +786,18 @@ std::string to_string(const ip_addr& a) {
 }
 std::string to_string(const ip_prefix& p) {
     return p.is_v6 ? meshgate::to_string(p.v6) : meshgate::to_string(p.v4);
+}
+
+result<config> translate_snapshot(const pb::Snapshot& s) {
+    return translate(s);
+}
+
+result<config> parse_config_binary(std::string_view bytes) {
+    pb::Snapshot s;
+    if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
+        !s.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+        return error{"not a valid Snapshot in protobuf binary encoding"};
+    return translate(s);
 }
 
 result<config> parse_config_json(std::string_view json) {

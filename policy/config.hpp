@@ -228,6 +228,8 @@ struct config {
 // Parses a Snapshot in proto3 JSON and validates it. Errors name the field as it is spelled in
 // the JSON file, e.g. `interfaces[1].ipv4Addresses[0]: "198.18.1.300/24" is not an IPv4 prefix`.
 result<config> parse_config_json(std::string_view json);
+// Parses a Snapshot in the protobuf binary encoding and validates it (the same validation).
+result<config> parse_config_binary(std::string_view bytes);
 // Reads and parses a file; errors start with the path.
 result<config> load_config_file(const std::string& path);
 

@@ -11,6 +11,7 @@
 #   MESHGATE_DATAPLANE  data plane binary (default: <repo>/build/dataplane/meshgate-dataplane)
 #   MESHGATE_CONFIG     config (default: <repo>/deploy/lab/meshgate-lab.json)
 #   MG_START_TIMEOUT    seconds to wait for "dataplane.running" (default 30)
+#   MG_DP_EXTRA_ARGS    extra data plane options after --config (default none), e.g. --mgmt-socket
 #
 # Exit codes: 0 all passed, 1 a check failed or setup failed, 77 skipped (not root, no binary,
 # missing tools) -- meson reports 77 as SKIP.
@@ -62,7 +63,7 @@ mg_start_dataplane() {
   # MG_EAL_CORES: the lcore arguments (default: main lcore 0, one worker on lcore 1).
   # shellcheck disable=SC2086
   "$MESHGATE_DATAPLANE" --no-pci --no-huge -m 512 --file-prefix "$MG_PREFIX" ${MG_EAL_CORES:--l 0,1} \
-    --log-level='*:warning' -- --config "$MG_CONFIG" >"$MG_LOG" 2>&1 </dev/null 9>&- &
+    --log-level='*:warning' -- --config "$MG_CONFIG" ${MG_DP_EXTRA_ARGS:-} >"$MG_LOG" 2>&1 </dev/null 9>&- &
   MG_PID=$!
   local deadline=$((SECONDS + MG_START_TIMEOUT))
   while [ $SECONDS -lt $deadline ]; do
