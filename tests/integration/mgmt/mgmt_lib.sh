@@ -121,7 +121,8 @@ mgmt_wait_pushed() {
   return 1
 }
 
-# rc_curl METHOD PATH [BODY]: RESTCONF as admin; prints the body, then a line "HTTP <status>".
+# rc_curl METHOD PATH [BODY]: RESTCONF as admin (RC_USER=user:password for another); BODY "@FILE"
+# sends a file. Prints the body, then a line "HTTP <status>".
 rc_curl() {
   local method=$1 path=$2 body=${3-}
   local args=(-sk -u "${RC_USER:-admin:adminpw}" -X "$method" -H 'Accept: application/yang-data+json'
