@@ -245,4 +245,23 @@ run_dataplane() {
     check_contention "${name:-meshgate} run $n" "$other"
 }
 
+# The worker thread's /proc schedstat file (found below `timeout`, the run's CHILD), or false.
+worker_schedstat() {
+    local pids=("$CHILD") below p t c kids
+    for _ in 1 2 3; do
+        below=()
+        for p in "${pids[@]}"; do
+            for t in "/proc/$p/task/"*; do
+                read -r c 2>/dev/null <"$t/comm" || continue
+                [[ $c == *worker* ]] && { echo "$t/schedstat"; return 0; }
+            done
+            kids=()
+            read -r -a kids 2>/dev/null <"/proc/$p/task/$p/children" || true # no newline at its end
+            below+=("${kids[@]}")
+        done
+        pids=("${below[@]}")
+    done
+    return 1
+}
+
 best() { printf '%s\n' "$@" | sort -g | tail -n1; }
