@@ -243,7 +243,8 @@ void republish_health(const policy::config& running, const runtime& rt, l4::heal
                       published_tables& pub, rte_rcu_qsbr* qsbr) {
     const l4::l4_runtime* cur = pub.l4.load();
     auto built =
-        l4::build_l4_runtime(running, rt, &health, cur != nullptr ? cur->acl : nullptr, l4_name(running.generation));
+        l4::build_l4_runtime(running, rt, &health, cur != nullptr ? cur->acl : nullptr, l4_name(running.generation),
+                             nullptr, cur);
     if (!built) {
         tl::log(level::error, "health.republish_failed", "health change not applied: " + built.error_message());
         return;
@@ -398,7 +399,8 @@ private:
             c.telemetry.http_address != running_.telemetry.http_address)
             return fail("telemetry.httpPort: changing the HTTP endpoint needs a restart");
         uint64_t epoch = health_epoch_;
-        auto built = l4::build_l4_runtime(c, rt_, &health_, nullptr, l4_name(c.generation));
+        auto built = l4::build_l4_runtime(c, rt_, &health_, nullptr, l4_name(c.generation), nullptr,
+                                          pub_.l4.load(std::memory_order_acquire));
         if (!built) return fail(built.error_message());
         auto taps_built = tap::build(c, rt_);
         if (!taps_built) return fail(taps_built.error_message());

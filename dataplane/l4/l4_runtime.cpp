@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
 #include "dataplane/runtime.hpp"
 
@@ -115,9 +116,13 @@ int32_t l4_runtime::find_service(uint8_t family, const uint8_t* vip, uint8_t pro
 
 result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, const runtime& rt,
                                                      const health_view* health, std::shared_ptr<const acl_set> acl,
-                                                     const std::string& name, stat_slots* registry) {
+                                                     const std::string& name, stat_slots* registry,
+                                                     const l4_runtime* previous) {
     if (registry == nullptr) registry = &stat_slots::process();
     auto out = std::make_unique<l4_runtime>();
+    std::unordered_map<std::string_view, const service_rt*> previous_by_name;
+    if (previous != nullptr)
+        for (const auto& ps : previous->services) previous_by_name.emplace(ps.name, &ps);
     out->generation = cfg.generation;
     out->flows = cfg.flows;
     out->max_flows_per_source = cfg.flows.max_flows_per_source;
@@ -229,9 +234,17 @@ result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, 
             mb.push_back({b.key, usable ? b.weight : 0});
             s.backends.push_back(std::move(b));
         }
-        auto table = maglev::build(mb, sc.maglev_table_size);
-        if (!table) return error{"services[" + std::to_string(si) + "].maglevTableSize: " + table.error_message()};
-        s.table = std::make_unique<maglev>(std::move(table).value());
+        auto pi = previous_by_name.find(sc.name);
+        if (const service_rt* prev = pi != previous_by_name.end() ? pi->second : nullptr;
+            prev != nullptr && prev->table != nullptr && prev->table->size() == sc.maglev_table_size &&
+            prev->table_input == mb) {
+            s.table = prev->table;  // the same table would come out: populating 65537 entries is the cost
+        } else {
+            auto table = maglev::build(mb, sc.maglev_table_size);
+            if (!table) return error{"services[" + std::to_string(si) + "].maglevTableSize: " + table.error_message()};
+            s.table = std::make_shared<const maglev>(std::move(table).value());
+        }
+        s.table_input = std::move(mb);
         out->services.push_back(std::move(s));
     }
     uint32_t slots = 16;

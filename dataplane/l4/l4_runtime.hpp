@@ -51,7 +51,10 @@ struct service_rt {
     uint16_t port = 0;
     policy::nat_mode mode = policy::nat_mode::full_nat;
     std::vector<backend_rt> backends;
-    std::unique_ptr<maglev> table;
+    // Shared with the runtime it was built for first: a rebuild whose service has the same
+    // (key, usable weight) list and table size reuses it instead of populating it again.
+    std::shared_ptr<const maglev> table;
+    std::vector<maglev_backend> table_input;
     policy::rate_limit new_flows;
     policy::rate_limit packets;
     uint32_t syn_proxy_threshold = UINT32_MAX;
@@ -162,9 +165,11 @@ private:
 // Builds from a validated config. `acl` reuses an already compiled ACL (health-only rebuilds);
 // null compiles the config's rules under `name`. Full-NAT sources default to the primary
 // address of the interface each backend is routed through (looked up in `rt`). Statistics slots
-// come from `registry` (null: stat_slots::process()).
+// come from `registry` (null: stat_slots::process()). `previous` (may be null): the runtime being
+// replaced, whose Maglev tables are reused for services whose table would come out the same.
 result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, const runtime& rt,
                                                      const health_view* health, std::shared_ptr<const acl_set> acl,
-                                                     const std::string& name, stat_slots* registry = nullptr);
+                                                     const std::string& name, stat_slots* registry = nullptr,
+                                                     const l4_runtime* previous = nullptr);
 
 }  // namespace meshgate::dataplane::l4

@@ -25,6 +25,7 @@ struct maglev_backend {
     // permutation on every instance and run, so gateways sharing a VIP agree on the mapping.
     std::string key;
     uint32_t weight = 1;  // 0: not in the table (drained, unhealthy)
+    bool operator==(const maglev_backend&) const = default;
 };
 
 class maglev {

@@ -2431,5 +2431,34 @@ TEST(L4Fuzz, MutatedPacketsAreForwardedOrCounted) {
     EXPECT_EQ(p.mbufs_in_use(), 0U);
 }
 
+// A rebuild (a commit, a health change) reuses the Maglev tables of services whose table would
+// come out the same, and builds the others afresh: equal to what a build from nothing gives.
+TEST(L4Runtime, RebuildReusesUnchangedMaglevTables) {
+    auto config = [](uint32_t weight) {
+        return lab(
+            services({service("web", A4.vip, "tcp", 80, {{srv.a4, 8080}, {srv2.a4, 8080}}),
+                      service("dns", A4.vip, "udp", 53, {{srv.a4, 5353, static_cast<int>(weight)}, {srv2.a4, 5353}})}));
+    };
+    pipeline p(config(1));
+    auto c1 = policy::parse_config_json(config(1));
+    auto c2 = policy::parse_config_json(config(3));
+    ASSERT_TRUE(c1) << c1.error_message();
+    ASSERT_TRUE(c2) << c2.error_message();
+    auto a = dataplane::l4::build_l4_runtime(c1.value(), p.runtime(), nullptr, nullptr, "reuse_a");
+    ASSERT_TRUE(a) << a.error_message();
+    auto b = dataplane::l4::build_l4_runtime(c2.value(), p.runtime(), nullptr, a.value()->acl, "reuse_b", nullptr,
+                                             a.value().get());
+    ASSERT_TRUE(b) << b.error_message();
+    auto fresh = dataplane::l4::build_l4_runtime(c2.value(), p.runtime(), nullptr, a.value()->acl, "reuse_c");
+    ASSERT_TRUE(fresh) << fresh.error_message();
+    const auto& sa = a.value()->services;
+    const auto& sb = b.value()->services;
+    const auto& sf = fresh.value()->services;
+    ASSERT_EQ(sb.size(), 2U);
+    EXPECT_EQ(sb[0].table.get(), sa[0].table.get());  // web: unchanged, shared
+    EXPECT_NE(sb[1].table.get(), sa[1].table.get());  // dns: the weight changed, rebuilt
+    for (size_t i = 0; i < sb.size(); ++i) EXPECT_EQ(sb[i].table->entries(), sf[i].table->entries()) << sb[i].name;
+}
+
 }  // namespace
 }  // namespace meshgate::test
