@@ -206,11 +206,18 @@ struct editor {
         return false;
     }
 
+    // The instance `like` edits: a list entry by its keys, a leaf-list entry by its value, any
+    // other node by its schema alone. (lyd_find_sibling_first compares a leaf's value too when
+    // the parent has too few children for a hash table, so a merge that changes the value of
+    // e.g. icmp/errors-burst would add a second instance instead.)
     static lyd_node* find(lyd_node* parent, lyd_node* first, const lyd_node* like) {
         lyd_node* siblings = parent != nullptr ? lyd_child(parent) : first;
         if (siblings == nullptr) return nullptr;
         lyd_node* match = nullptr;
-        if (lyd_find_sibling_first(siblings, like, &match) != LY_SUCCESS) return nullptr;
+        LY_ERR rc = (like->schema->nodetype & (LYS_LIST | LYS_LEAFLIST))
+                        ? lyd_find_sibling_first(siblings, like, &match)
+                        : lyd_find_sibling_val(siblings, like->schema, nullptr, 0, &match);
+        if (rc != LY_SUCCESS) return nullptr;
         return match;
     }
 

@@ -203,6 +203,20 @@ TEST_F(datastore_test, create_delete_remove_replace_semantics) {
     EXPECT_EQ(snap.services(0).backends_size(), 2);  // merge kept the rest
 }
 
+TEST_F(datastore_test, merge_and_replace_change_leaves_of_small_containers) {
+    // icmp and an interface have too few children for libyang's hash lookup of a leaf by schema
+    ASSERT_FALSE(edit(ds::candidate, R"({"meshgate-config:meshgate":{"icmp":{"errors-burst":50},
+      "interface":[{"name":"srv2","mtu":1400}]}})"));
+    ASSERT_FALSE(edit(ds::candidate, R"({"meshgate-config:meshgate":{"icmp":{"errors-per-second":10,
+      "@errors-per-second":{"ietf-netconf:operation":"replace"}}}})"));
+    ASSERT_FALSE(ds->validate(ds::candidate));
+    ASSERT_FALSE(ds->commit(admin, {}));
+    const std::string r = running_json();
+    EXPECT_NE(r.find("\"errors-burst\": 50"), std::string::npos) << r;
+    EXPECT_NE(r.find("\"errors-per-second\": 10"), std::string::npos) << r;
+    EXPECT_NE(r.find("\"mtu\": 1400"), std::string::npos) << r;
+}
+
 TEST_F(datastore_test, confirmed_commit_rolls_back_when_not_confirmed) {
     const std::string before = running_json();
     ASSERT_FALSE(edit(ds::candidate, add_service));

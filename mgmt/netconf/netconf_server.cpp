@@ -27,11 +27,20 @@
 // Message size: libnetconf2 2.0 has no limit on the size of a message (it grows its buffer
 // chunk by chunk) and no hook to add one, so none is enforced (known gap).
 //
+// libnetconf2 2.0.24 crashes (a NULL dereference in nc_ps_poll) on broken base:1.1 chunk framing
+// and on a message without any element; two guards at the end of this file turn those into the
+// end of the session and an unparsable message. libnetconf2's messages go to our log
+// (print_callback), not to stderr.
+//
+// netconf_rpc_host (netconf_rpc.hpp) is the same RPC handling without SSH and threads, for
+// sessions accepted over plain descriptors (the NETCONF fuzz harness).
+//
 // Threads: one accepts (nc_accept, 200 ms timeout; an SSH handshake in progress can hold it up
 // to the 20 s authentication timeout), two poll the sessions (nc_ps_poll). The destructor stops
 // and joins them, then ends every session (datastore::session_ended: its locks go).
 #include "mgmt/netconf/netconf_server.hpp"
 
+#include <dlfcn.h>
 #include <libyang/libyang.h>
 #include <nc_server.h>
 #include <sys/mman.h>
@@ -52,6 +61,7 @@
 #include <utility>
 #include <vector>
 
+#include "mgmt/netconf/netconf_rpc.hpp"
 #include "telemetry/log.hpp"
 
 namespace meshgate::mgmt {
@@ -102,6 +112,10 @@ struct netconf_server::impl {
     void poll_loop();
     void add_session(nc_session* s);
     void end_session(nc_session* s);
+    // The session's state (session_info from its user) and its place in `sessions`: what
+    // add_session/end_session do besides the pollsession, the log and the free.
+    void register_session(nc_session* s, const std::string* username = nullptr);
+    bool unregister_session(nc_session* s);  // false: not registered (another thread ended it)
 
     nc_server_reply* handle(lyd_node* rpc, nc_session* s);
     nc_server_reply* get_schema(const lyd_node* rpc);
@@ -580,6 +594,29 @@ nc_server_reply* reply_data(const ly_ctx* ctx, const lyd_node* rpc, lyd_node* tr
 // ---------------------------------------------------------------------------------------------
 // libnetconf2 callbacks
 
+// Set when libnetconf2 reports broken chunked framing on this thread; see the guard at the end of
+// this file.
+thread_local bool t_bad_framing = false;
+
+// libnetconf2's messages (errors only, at the default verbosity) into our log; it otherwise prints
+// them to stderr.
+void print_callback(const nc_session* s, NC_VERB_LEVEL level, const char* msg) {
+    if (!msg) return;
+    if (std::strstr(msg, "Invalid frame chunk")) {
+        // "Invalid frame chunk delimiters." / "Invalid frame chunk size detected, fatal error.":
+        // the stream is out of step, so the session ends (nc_ps_poll reports it terminated).
+        t_bad_framing = true;
+        if (s) {
+            auto* ms = const_cast<nc_session*>(s);
+            nc_session_set_term_reason(ms, NC_SESSION_TERM_OTHER);
+            nc_session_set_status(ms, NC_STATUS_INVALID);
+        }
+    }
+    const uint32_t id = s ? nc_session_get_id(s) : 0;
+    tl::log(level == NC_VERB_ERROR ? tl::level::warning : tl::level::debug, "netconf.libnetconf2", msg,
+            {{"session", id}});
+}
+
 nc_server_reply* rpc_callback(lyd_node* rpc, nc_session* s) {
     netconf_server::impl* srv = g_server;
     if (!srv) return nullptr;
@@ -721,7 +758,8 @@ nc_server_reply* netconf_server::impl::handle(lyd_node* rpc, nc_session* s) {
         if (src == "candidate") {
             if (status st = store.get_config(ds::candidate, "", &config.t)) return reply_error(ctx, *st);
         } else if (src == "config") {
-            if (status st = parse_config(ctx, child(rpc, "config"), &config.t)) return reply_error(ctx, *st);
+            if (status st = parse_config(ctx, child(child(rpc, "source"), "config"), &config.t))
+                return reply_error(ctx, *st);
         } else {
             return bad_ds(src, "source");
         }
@@ -748,7 +786,8 @@ nc_server_reply* netconf_server::impl::handle(lyd_node* rpc, nc_session* s) {
         if (which_ds(src, &which)) return reply_status(ctx, store.validate(which));
         if (src == "config") {
             tree_guard config;
-            if (status st = parse_config(ctx, child(rpc, "config"), &config.t)) return reply_error(ctx, *st);
+            if (status st = parse_config(ctx, child(child(rpc, "source"), "config"), &config.t))
+                return reply_error(ctx, *st);
             return reply_status(ctx, store.validate_tree(config.t));
         }
         return bad_ds(src, "source");
@@ -845,19 +884,36 @@ nc_server_reply* netconf_server::impl::get_schema(const lyd_node* rpc) {
 // ---------------------------------------------------------------------------------------------
 // Sessions and threads
 
-void netconf_server::impl::add_session(nc_session* s) {
+void netconf_server::impl::register_session(nc_session* s, const std::string* username) {
     auto* sd = new session_data;
     sd->info.id = nc_session_get_id(s);
     const char* name = nc_session_get_username(s);
-    sd->info.user = name ? name : "";
+    sd->info.user = username ? *username : name ? name : "";
     sd->info.transport = "netconf";
     const user* u = find_user(cfg, sd->info.user);
     sd->info.read_only = !u || u->read_only;
     nc_session_set_data(s, sd);
-    {
-        std::lock_guard<std::mutex> lk(mu);
-        sessions[sd->info.id] = s;
+    std::lock_guard<std::mutex> lk(mu);
+    sessions[sd->info.id] = s;
+}
+
+bool netconf_server::impl::unregister_session(nc_session* s) {
+    const uint32_t id = nc_session_get_id(s);
+    std::lock_guard<std::mutex> lk(mu);
+    auto it = sessions.find(id);
+    if (it == sessions.end() || it->second != s) return false;
+    sessions.erase(it);
+    session_data* sd = data_of(s);
+    if (sd && !sd->ended) {
+        sd->ended = true;
+        store.session_ended(id);
     }
+    return true;
+}
+
+void netconf_server::impl::add_session(nc_session* s) {
+    register_session(s);
+    const session_data* sd = data_of(s);
     if (nc_ps_add_session(ps, s) != 0) {
         end_session(s);
         return;
@@ -873,17 +929,7 @@ void netconf_server::impl::add_session(nc_session* s) {
 
 void netconf_server::impl::end_session(nc_session* s) {
     const uint32_t id = nc_session_get_id(s);
-    {
-        std::lock_guard<std::mutex> lk(mu);
-        auto it = sessions.find(id);
-        if (it == sessions.end() || it->second != s) return;  // another thread has it
-        sessions.erase(it);
-        session_data* sd = data_of(s);
-        if (sd && !sd->ended) {
-            sd->ended = true;
-            store.session_ended(id);
-        }
-    }
+    if (!unregister_session(s)) return;  // another thread has it
     nc_ps_del_session(ps, s);
     static const char* const reasons[] = {"none", "closed", "killed", "dropped", "timeout", "bad-hello", "other"};
     const int r = static_cast<int>(nc_session_get_term_reason(s));
@@ -975,45 +1021,70 @@ ssh_key parse_authorized_key(const std::string& line, std::string* why) {
 
 }  // namespace
 
+namespace {
+
+// The capabilities this server implements come from ietf-netconf's features in the context.
+std::optional<std::string> check_context(const ly_ctx* ctx) {
+    const lys_module* nc = ly_ctx_get_module_implemented(ctx, "ietf-netconf");
+    if (!nc) return "netconf: the YANG context has no implemented ietf-netconf";
+    std::string missing;
+    for (const char* f : {"candidate", "confirmed-commit", "rollback-on-error", "validate", "xpath"}) {
+        if (lys_feature_value(nc, f) != LY_SUCCESS) missing += std::string(missing.empty() ? "" : ", ") + f;
+    }
+    if (!missing.empty()) {
+        return "netconf: ietf-netconf in the YANG context lacks the features " + missing +
+               " (load it with them enabled)";
+    }
+    return std::nullopt;
+}
+
+// libnetconf2's server side on p's context with our RPC callbacks, no endpoint yet (what
+// netconf_server and netconf_rpc_host share). The caller holds g_server_mu; g_server is null.
+std::optional<std::string> install_rpc(netconf_server::impl* p) {
+    // <get-schema> goes to our callback (nc_server_init installs its own only where none is set).
+    if (const lysc_node* gs = lys_find_path(p->ctx, nullptr, "/ietf-netconf-monitoring:get-schema", 0)) {
+        const_cast<lysc_node*>(gs)->priv = reinterpret_cast<void*>(&rpc_callback);
+    }
+    if (nc_server_init(p->ctx) != 0) return "netconf: nc_server_init failed";
+    g_server = p;
+    nc_set_global_rpc_clb(rpc_callback);
+    nc_server_set_capab_withdefaults(NC_WD_EXPLICIT, NC_WD_ALL | NC_WD_ALL_TAG | NC_WD_TRIM);
+    nc_server_set_hello_timeout(30);
+    nc_server_set_idle_timeout(0);
+    nc_set_print_clb_session(print_callback);
+    return std::nullopt;
+}
+
+void uninstall_rpc() {
+    nc_set_global_rpc_clb(nullptr);
+    nc_server_destroy();
+    g_server = nullptr;
+}
+
+}  // namespace
+
 result<std::unique_ptr<netconf_server>> netconf_server::start(datastore& d, const settings& s) {
     std::lock_guard<std::mutex> glk(g_server_mu);
     if (g_server) return error{"netconf: a server is already running in this process"};
 
     auto p = std::make_unique<impl>(d, s);
     p->ctx = d.context();
-
-    // The capabilities this server implements come from ietf-netconf's features in the context.
-    const lys_module* nc = ly_ctx_get_module_implemented(p->ctx, "ietf-netconf");
-    if (!nc) return error{"netconf: the YANG context has no implemented ietf-netconf"};
-    std::string missing;
-    for (const char* f : {"candidate", "confirmed-commit", "rollback-on-error", "validate", "xpath"}) {
-        if (lys_feature_value(nc, f) != LY_SUCCESS) missing += std::string(missing.empty() ? "" : ", ") + f;
-    }
-    if (!missing.empty()) {
-        return error{"netconf: ietf-netconf in the YANG context lacks the features " + missing +
-                     " (load it with them enabled)"};
-    }
+    if (auto why = check_context(p->ctx)) return error{*why};
 
     auto hk = host_key_path(s.ssh_host_key);
     if (!hk) return error{hk.error_message()};
     p->hostkey_path = hk.value().first;
     p->hostkey_fd = hk.value().second;
 
-    // <get-schema> goes to our callback (nc_server_init installs its own only where none is set).
-    if (const lysc_node* gs = lys_find_path(p->ctx, nullptr, "/ietf-netconf-monitoring:get-schema", 0)) {
-        const_cast<lysc_node*>(gs)->priv = reinterpret_cast<void*>(&rpc_callback);
-    }
-    if (nc_server_init(p->ctx) != 0) {
+    if (auto why = install_rpc(p.get())) {
         if (p->hostkey_fd >= 0) close(p->hostkey_fd);
-        return error{"netconf: nc_server_init failed"};
+        return error{*why};
     }
-    g_server = p.get();
     auto fail = [&](std::string why) -> result<std::unique_ptr<netconf_server>> {
         for (auto& [u, k] : p->authorized) ssh_key_free(k);
         p->authorized.clear();
-        nc_server_destroy();
+        uninstall_rpc();
         if (p->hostkey_fd >= 0) close(p->hostkey_fd);
-        g_server = nullptr;
         return error{std::move(why)};
     };
 
@@ -1028,10 +1099,6 @@ result<std::unique_ptr<netconf_server>> netconf_server::start(datastore& d, cons
         }
     }
 
-    nc_set_global_rpc_clb(rpc_callback);
-    nc_server_set_capab_withdefaults(NC_WD_EXPLICIT, NC_WD_ALL | NC_WD_ALL_TAG | NC_WD_TRIM);
-    nc_server_set_hello_timeout(30);
-    nc_server_set_idle_timeout(0);
     nc_server_ssh_set_hostkey_clb(hostkey_callback, nullptr, nullptr);
     nc_server_ssh_set_passwd_auth_clb(passwd_callback, nullptr, nullptr);
     nc_server_ssh_set_pubkey_auth_clb(pubkey_callback, nullptr, nullptr);
@@ -1083,11 +1150,105 @@ netconf_server::~netconf_server() {
     nc_ps_clear(p_->ps, 1, free_session_data);
     nc_ps_free(p_->ps);
     std::lock_guard<std::mutex> glk(g_server_mu);
-    nc_set_global_rpc_clb(nullptr);
-    nc_server_destroy();
+    uninstall_rpc();
     for (auto& [u, k] : p_->authorized) ssh_key_free(k);
     if (p_->hostkey_fd >= 0) close(p_->hostkey_fd);
-    g_server = nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// netconf_rpc_host (netconf_rpc.hpp): the same RPC handling for sessions the caller accepts
+
+result<std::unique_ptr<netconf_rpc_host>> netconf_rpc_host::start(datastore& d, const settings& s) {
+    std::lock_guard<std::mutex> glk(g_server_mu);
+    if (g_server) return error{"netconf: a server is already running in this process"};
+    auto p = std::make_unique<netconf_server::impl>(d, s);
+    p->ctx = d.context();
+    if (auto why = check_context(p->ctx)) return error{*why};
+    if (auto why = install_rpc(p.get())) return error{*why};
+    return std::unique_ptr<netconf_rpc_host>(new netconf_rpc_host(std::move(p)));
+}
+
+netconf_rpc_host::netconf_rpc_host(std::unique_ptr<netconf_server::impl> p) : p_(std::move(p)) {}
+
+netconf_rpc_host::~netconf_rpc_host() {
+    if (!p_) return;
+    std::vector<nc_session*> left;
+    {
+        std::lock_guard<std::mutex> lk(p_->mu);
+        for (auto& [id, s] : p_->sessions) left.push_back(s);
+    }
+    for (nc_session* s : left) end_session(s);
+    std::lock_guard<std::mutex> glk(g_server_mu);
+    uninstall_rpc();
+}
+
+void netconf_rpc_host::add_session(nc_session* s, const std::string& username) {
+    p_->register_session(s, &username);
+}
+
+void netconf_rpc_host::end_session(nc_session* s) {
+    p_->unregister_session(s);
+    nc_session_free(s, free_session_data);
 }
 
 }  // namespace meshgate::mgmt
+
+// ---------------------------------------------------------------------------------------------
+// Guard for a libnetconf2 2.0 crash on broken chunked framing
+//
+// On a base:1.1 session, a message whose chunk framing is broken (a header that is not
+// "\n#<size>\n", a size of 0, data where "\n#" belongs) makes libnetconf2 2.0.24's
+// nc_server_recv_rpc_io build a malformed-message <rpc-error> and then, to send it, read the
+// envelope of the RPC it never parsed: a NULL dereference (compiled to a trap) in nc_ps_poll. Any
+// logged-in user, read-only ones too, could stop mgmtd with the 4 bytes "\n#0\n" (found by
+// tests/fuzz/netconf_fuzz.cpp; later libnetconf2 releases send the reply without an envelope).
+//
+// The guard: libnetconf2 reports the framing error (print_callback above, same thread) just
+// before it builds that reply, and it calls nc_server_reply_err through its PLT, so this
+// definition in the executable takes the call. For that one malformed-message reply it returns
+// NULL, which libnetconf2 2.0 handles: no reply, NC_PSPOLL_ERROR, and the session, which
+// print_callback marked invalid, ends. Every other call goes to libnetconf2's own function.
+extern "C" nc_server_reply* nc_server_reply_err(lyd_node* err) {
+    using reply_err_fn = nc_server_reply* (*)(lyd_node*);
+    static const auto real = reinterpret_cast<reply_err_fn>(dlsym(RTLD_NEXT, "nc_server_reply_err"));
+    if (meshgate::mgmt::t_bad_framing) {
+        meshgate::mgmt::t_bad_framing = false;
+        bool malformed = false;
+        for (const lyd_node* c = err ? lyd_child(err) : nullptr; c; c = c->next) {
+            const char* v = lyd_get_value(c);
+            if (!std::strcmp(LYD_NAME(c), "error-tag") && v && !std::strcmp(v, "malformed-message")) malformed = true;
+        }
+        if (malformed) {
+            lyd_free_all(err);
+            return nullptr;
+        }
+    }
+    if (!real) {
+        lyd_free_all(err);
+        return nullptr;
+    }
+    return real(err);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Guard for a libnetconf2 2.0 crash on a message without any element
+//
+// A message that holds no element at all (empty, whitespace, only an XML declaration, a comment
+// or a processing instruction) parses "successfully" with libyang 2.1.30 as an RPC without
+// envelope or operation; libnetconf2 2.0.24 takes it for a valid RPC and dereferences its NULL
+// operation in nc_ps_poll (nc_server_send_reply_io). Any logged-in user could stop mgmtd with the
+// message " ]]>]]>" (found by tests/fuzz/netconf_fuzz.cpp). libnetconf2 calls lyd_parse_op through
+// its PLT, so this definition takes the call and reports such a parse as failed with nothing
+// parsed: libnetconf2 then treats the message like any unparsable one (base:1.1: a
+// malformed-message <rpc-error>; base:1.0: dropped without a reply). Nothing else changes.
+extern "C" LY_ERR lyd_parse_op(const ly_ctx* ctx, lyd_node* parent, ly_in* in, LYD_FORMAT format,
+                               enum lyd_type data_type, lyd_node** tree, lyd_node** op) {
+    using parse_op_fn = LY_ERR (*)(const ly_ctx*, lyd_node*, ly_in*, LYD_FORMAT, enum lyd_type, lyd_node**, lyd_node**);
+    static const auto real = reinterpret_cast<parse_op_fn>(dlsym(RTLD_NEXT, "lyd_parse_op"));
+    if (!real) return LY_EINT;
+    const LY_ERR r = real(ctx, parent, in, format, data_type, tree, op);
+    if (r == LY_SUCCESS && data_type == LYD_TYPE_RPC_NETCONF && !parent && tree && !*tree && op && !*op) {
+        return LY_EVALID;
+    }
+    return r;
+}

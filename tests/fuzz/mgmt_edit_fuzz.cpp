@@ -4,56 +4,17 @@
 // and checked by its rules. The first byte picks the format, the default operation and whether
 // the edit is only tested or kept (then committed, with a link that acks).
 #include <libyang/libyang.h>
-#include <unistd.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
-#include <memory>
 #include <string>
 
-#include "mgmt/core/datastore.hpp"
-
-namespace {
+#include "tests/fuzz/mgmt_fuzz_support.hpp"
 
 using namespace meshgate::mgmt;
 
-struct ack_link final : dataplane_link {
-    std::optional<std::string> prepare(const std::string&, uint64_t) override { return std::nullopt; }
-    std::optional<std::string> activate(uint64_t) override { return std::nullopt; }
-    void abort(uint64_t) override {}
-    meshgate::result<std::string> state_json() override { return meshgate::error{"none"}; }
-};
-
-datastore& store() {
-    static ack_link link;
-    static std::unique_ptr<datastore> ds = [] {
-        auto dir = std::filesystem::temp_directory_path() / ("mg-fuzz-mgmt-" + std::to_string(::getpid()));
-        std::filesystem::remove_all(dir);
-        datastore_options o;
-        o.yang_dir = std::string(MESHGATE_SOURCE_DIR) + "/mgmt/yang";
-        o.state_dir = dir.string();
-        o.initial_config = std::string(MESHGATE_SOURCE_DIR) + "/mgmt/yang/examples/lab-l4.json";
-        o.history_keep = 4;
-        auto r = datastore::open(o, &link);
-        if (!r) {
-            std::fprintf(stderr, "mgmt_edit_fuzz: %s\n", r.error_message().c_str());
-            std::abort();
-        }
-        std::atexit([] {
-            std::filesystem::remove_all(std::filesystem::temp_directory_path() /
-                                        ("mg-fuzz-mgmt-" + std::to_string(::getpid())));
-        });
-        return std::move(r).value();
-    }();
-    return *ds;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 1 || size > 256 * 1024) return 0;
-    datastore& ds = store();
+    datastore& ds = fuzz::store("mgmt_edit");
     const uint8_t mode = data[0];
     const std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
     const LYD_FORMAT fmt = (mode & 1) ? LYD_XML : LYD_JSON;

@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 BUILD=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(parse pipeline nat l4 http push mgmt_edit)
+[ ${#targets[@]} -gt 0 ] || targets=(parse pipeline nat l4 http push mgmt_edit restconf netconf)
 
 if [ ! -d "$BUILD" ]; then
   CC=clang-14 CXX=clang++-14 meson setup "$BUILD" "$ROOT" -Dfuzzing=true -Dbuildtype=debugoptimized >/dev/null
