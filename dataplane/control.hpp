@@ -28,6 +28,10 @@ public:
     control_plane(const runtime* rt, neighbor_table* neighbors, rte_mempool* pool, core_counters* counters,
                   uint64_t tsc_hz, neighbor_timers timers) noexcept;
 
+    // Switches to another runtime with the same interfaces (a route change). Only its interfaces
+    // are read here; the neighbor table stays the same.
+    void set_runtime(const runtime* rt) noexcept { rt_ = rt; }
+
     // Each worker's punt ring (worker -> control) and inject ring (control -> worker).
     void add_worker(rte_ring* punt, rte_ring* inject) { workers_.push_back({punt, inject}); }
     // The control lcore's own forwarder, for the ICMP errors it originates (host unreachable when

@@ -46,26 +46,35 @@ inline bool is_all_nodes(const uint8_t* a) noexcept {
 
 forwarder::forwarder(const runtime* rt, rte_mempool* pool, core_counters* counters, rte_ring* punt_ring,
                      uint64_t tsc_hz) noexcept
-    : rt_(rt),
-      routes_(rt->routes->lookup()),
+    : rt_(nullptr),
+      rt_serial_(0),
       neighbors_(rt->neighbors),
       pool_(pool),
       ctr_(counters),
-      punt_ring_(punt_ring) {
-    uint32_t rate = rt->icmp_errors_per_second == 0 ? 1 : rt->icmp_errors_per_second;
-    icmp_cost_ = tsc_hz / rate;
-    icmp_cap_ = icmp_cost_ * (rt->icmp_errors_burst == 0 ? 1 : rt->icmp_errors_burst);
+      punt_ring_(punt_ring),
+      tsc_hz_(tsc_hz) {
+    adopt(rt);
     icmp_credit_ = icmp_cap_;
+}
+
+void forwarder::adopt(const runtime* rt) noexcept {
+    rt_ = rt;
+    rt_serial_ = rt->serial;
+    routes_ = rt->routes->lookup();
+    neighbors_ = rt->neighbors;
+    uint32_t rate = rt->icmp_errors_per_second == 0 ? 1 : rt->icmp_errors_per_second;
+    icmp_cost_ = tsc_hz_ / rate;
+    icmp_cap_ = icmp_cost_ * (rt->icmp_errors_burst == 0 ? 1 : rt->icmp_errors_burst);
+    if (icmp_credit_ > icmp_cap_) icmp_credit_ = icmp_cap_;
 }
 
 void forwarder::refresh() noexcept {
     const runtime* rt = pub_->rt.load(std::memory_order_acquire);
-    if (rt != nullptr && rt != rt_) {
-        rt_ = rt;
-        routes_ = rt->routes->lookup();
-    }
+    // The serial too: the runtime this worker last used may have been freed since (its last
+    // burst was before the grace period) and a new one allocated at the same address.
+    if (rt != nullptr && (rt != rt_ || rt->serial != rt_serial_)) adopt(rt);
     const l4::l4_runtime* l4 = pub_->l4.load(std::memory_order_acquire);
-    if (l4 != l4_->current()) l4_->adopt(l4);
+    if (l4_->is_new(l4)) l4_->adopt(l4);
     l4_on_ = l4 != nullptr && l4->active();
 }
 
@@ -580,7 +589,8 @@ void forwarder::send_to(rte_mbuf* m, uint16_t l2_have, const next_hop& nh, uint6
         auto* meta = meta_of(m);
         meta->kind = punt_meta::resolve;
         meta->in_ifindex = in_ifindex;
-        // A pinned gateway's key is written once, before any worker starts, and never changes.
+        // A pinned gateway's key is written before the runtime naming its slot is published,
+        // and the slot stays pinned (its key unchanged) while any worker can hold that runtime.
         meta->target = target != nullptr ? *target : neighbors_->entry(nh.gateway_slot).key;
         if (l2_have != 0) rte_pktmbuf_adj(m, l2_have);  // the control lcore takes IP packets
         return punt(nh.port, m);

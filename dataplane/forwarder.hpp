@@ -117,6 +117,11 @@ public:
         pub_ = pub;
         handoff_ = handoff;
     }
+    // Switches to another runtime (same interfaces and ports; other routes or ICMP limits).
+    // Workers do this themselves from the published tables, once per burst; this is for a
+    // forwarder nobody attached tables to (the control lcore's), on its own thread.
+    void set_runtime(const runtime* rt) noexcept { adopt(rt); }
+
     // Packets another worker handed over (m->port is their ingress port); not counted as RX again.
     void process_handoff(rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept;
     // Session expiry; call once per loop iteration.
@@ -143,6 +148,7 @@ public:
 private:
     void handle(uint16_t port, rte_mbuf* m, uint64_t now, tx_batch& out) noexcept;
     void refresh() noexcept;
+    void adopt(const runtime* rt) noexcept;
     void hand_off(uint16_t port, rte_mbuf* m, unsigned owner) noexcept;
     bool l4_stage(uint16_t port, rte_mbuf* m, packet_info& info, uint16_t ifindex, uint64_t now,
                   tx_batch& out) noexcept;
@@ -179,6 +185,7 @@ private:
     void queue_tx(rte_mbuf* m, tx_batch& out) noexcept;
 
     const runtime* rt_;
+    uint64_t rt_serial_;  // rt_->serial: rt_ may be freed and its address reused (see refresh)
     l4::l4_worker* l4_ = nullptr;
     const published_tables* pub_ = nullptr;
     rte_ring* const* handoff_ = nullptr;
@@ -188,9 +195,10 @@ private:
     rte_mempool* pool_;
     core_counters* ctr_;
     rte_ring* punt_ring_;
+    uint64_t tsc_hz_;
     uint64_t icmp_cost_;  // TSC cycles of credit one ICMP error costs
     uint64_t icmp_cap_;   // bucket size in cycles of credit
-    uint64_t icmp_credit_;
+    uint64_t icmp_credit_ = 0;
     uint64_t icmp_last_ = 0;
 };
 

@@ -230,6 +230,12 @@ std::string l4_name(uint64_t generation) {
     return "mg_l4_" + std::to_string(generation % 1000000) + "_" + std::to_string(++builds % 1000000);
 }
 
+// rte_lpm/rte_lpm6 names of a rebuilt route table (unique per process; "4"/"6" is appended).
+std::string routes_name() {
+    static uint64_t builds = 0;
+    return "mg_rt_" + std::to_string(++builds) + "_";
+}
+
 // Publishes a new L4 runtime; the old one is freed once every worker has passed a quiescent
 // point (they pass one between bursts, so none holds it after that).
 void publish_l4(published_tables& pub, std::unique_ptr<l4::l4_runtime> next, rte_rcu_qsbr* qsbr) {
@@ -242,9 +248,8 @@ void publish_l4(published_tables& pub, std::unique_ptr<l4::l4_runtime> next, rte
 void republish_health(const policy::config& running, const runtime& rt, l4::health_checker& health,
                       published_tables& pub, rte_rcu_qsbr* qsbr) {
     const l4::l4_runtime* cur = pub.l4.load();
-    auto built =
-        l4::build_l4_runtime(running, rt, &health, cur != nullptr ? cur->acl : nullptr, l4_name(running.generation),
-                             nullptr, cur);
+    auto built = l4::build_l4_runtime(running, rt, &health, cur != nullptr ? cur->acl : nullptr,
+                                      l4_name(running.generation), nullptr, cur);
     if (!built) {
         tl::log(level::error, "health.republish_failed", "health change not applied: " + built.error_message());
         return;
@@ -267,6 +272,10 @@ void configure_logs(const policy::telemetry_settings& t) {
 // A config compiled and checked, ready to publish: everything that can fail is done.
 struct prepared_config {
     policy::config cfg;
+    // A new runtime when routes or ICMP limits change (else null: the running one stays). The L4
+    // runtime and the taps are built against this one, or the running one of `base_serial`.
+    std::unique_ptr<runtime> rt;
+    uint64_t base_serial = 0;
     std::unique_ptr<l4::l4_runtime> l4;
     tap::compiled_taps taps;
     uint64_t health_epoch = 0;  // health changes seen when l4 was built
@@ -274,22 +283,46 @@ struct prepared_config {
 
 // Config changes under traffic, in two steps shared by SIGHUP (source "file": the --config file
 // re-read) and the mgmtd link (source "mgmtd": a pushed snapshot): prepare() checks and compiles,
-// activate() publishes (health targets, the L4 runtime by atomic swap plus an RCU grace period,
-// taps). What can change: services, backends, firewall, SNAT pools, limits, timeouts, taps,
-// logging. Sessions stay. A config that fails validation, or changes what needs a restart, is
-// rejected whole and the running one stays. Main lcore only.
+// activate() publishes (health targets, the runtime and the L4 runtime by atomic swap plus one
+// RCU grace period, taps). What can change: static routes, ICMP limits, services, backends,
+// firewall, SNAT pools, limits, timeouts, taps, logging. Sessions stay. A config that fails
+// validation, or changes what needs a restart, is rejected whole and the running one stays.
+// Main lcore only.
+//
+// The runtime (interfaces, ports, routes, ICMP limits) is owned here. Who holds it: the workers
+// (published_tables::rt, loaded once per burst), the control plane and the control lcore's
+// forwarder (switched in activate), the health checker (configure), compiled taps (mirror next
+// hops) and L4 runtimes (built from it; they keep no pointer into it). A replaced runtime is
+// freed in activate after the grace period and after every one of those was switched; the main
+// loop reads the current one through rt().
 class config_control {
 public:
-    config_control(policy::config& running, const runtime& rt, published_tables& pub, rte_rcu_qsbr* qsbr,
-                   l4::health_checker& health, tap::manager& taps, reload_status& status, stats_source& stats)
+    config_control(policy::config& running, std::unique_ptr<runtime> rt, std::vector<uint16_t> port_of,
+                   std::vector<rte_ether_addr> port_mac, published_tables& pub, rte_rcu_qsbr* qsbr,
+                   l4::health_checker& health, tap::manager& taps, control_plane& control, forwarder& ctl_fwd,
+                   reload_status& status, stats_source& stats)
         : running_(running),
-          rt_(rt),
+          rt_(std::move(rt)),
+          port_of_(std::move(port_of)),
+          port_mac_(std::move(port_mac)),
           pub_(pub),
           qsbr_(qsbr),
           health_(health),
           taps_(taps),
+          control_(control),
+          ctl_fwd_(ctl_fwd),
           status_(status),
           stats_(stats) {}
+
+    // The running runtime. Main lcore; valid until the next activate.
+    const runtime& rt() const noexcept { return *rt_; }
+
+    // At exit, the workers stopped and nothing else running: frees what this holds (DPDK tables)
+    // while EAL is still up.
+    void shutdown() noexcept {
+        pending_.reset();
+        rt_.reset();
+    }
 
     // SIGHUP: the file, prepared and activated at once (a snapshot mgmtd prepared stays prepared).
     void reload_file(const std::string& path) {
@@ -327,6 +360,7 @@ public:
                                 std::to_string(req.generation),
                             {{"generation", req.generation}, {"dropped_generation", pending_->cfg.generation}});
                 pending_ = std::move(p).value();
+                unpin_gateways();  // of the snapshot it replaced
                 r.ok = true;
                 tl::log(level::info, "config.prepared",
                         "prepared: config generation " + std::to_string(req.generation) + " in " +
@@ -354,6 +388,7 @@ public:
                             "prepared config generation " + std::to_string(pending_->cfg.generation) + " dropped",
                             {{"generation", pending_->cfg.generation}, {"source", "mgmtd"}});
                     pending_.reset();
+                    unpin_gateways();
                 }
                 r.ok = true;  // nothing prepared (or another generation): nothing to drop
                 break;
@@ -391,34 +426,98 @@ private:
             return fail("generation: a pushed snapshot needs a generation above 0");
         if (!(c.interfaces == running_.interfaces)) return fail("interfaces: changing interfaces needs a restart");
         if (!(c.workers == running_.workers)) return fail("workers: changing workers needs a restart");
-        if (!(c.routes4 == running_.routes4) || !(c.routes6 == running_.routes6))
-            return fail("routes: changing routes needs a restart");
         if (c.flows.sessions_per_worker != running_.flows.sessions_per_worker)
             return fail("flows.sessionsPerWorker: changing the session table size needs a restart");
         if (c.telemetry.http_port != running_.telemetry.http_port ||
             c.telemetry.http_address != running_.telemetry.http_address)
             return fail("telemetry.httpPort: changing the HTTP endpoint needs a restart");
         uint64_t epoch = health_epoch_;
-        auto built = l4::build_l4_runtime(c, rt_, &health_, nullptr, l4_name(c.generation), nullptr,
+        // Routes and ICMP limits live in the runtime: a change builds a new one (same interfaces
+        // and ports). Its gateways get pinned neighbor slots now; a failure below unpins them.
+        std::unique_ptr<runtime> next_rt;
+        const bool routes_changed = !(c.routes4 == running_.routes4) || !(c.routes6 == running_.routes6);
+        const bool icmp_changed = c.icmp.errors_per_second != running_.icmp.errors_per_second ||
+                                  c.icmp.errors_burst != running_.icmp.errors_burst;
+        if (routes_changed || icmp_changed) {
+            auto made = build_runtime(c, port_of_, port_mac_, *rt_->neighbors, routes_name());
+            if (!made) {
+                unpin_gateways();
+                return fail(std::string(routes_changed ? "routes" : "icmp") + ": " + made.error_message());
+            }
+            next_rt = std::move(made).value();
+        }
+        auto fail_built = [&](const std::string& why) {
+            next_rt.reset();
+            unpin_gateways();
+            return fail(why);
+        };
+        const runtime& target = next_rt ? *next_rt : *rt_;
+        auto built = l4::build_l4_runtime(c, target, &health_, nullptr, l4_name(c.generation), nullptr,
                                           pub_.l4.load(std::memory_order_acquire));
-        if (!built) return fail(built.error_message());
-        auto taps_built = tap::build(c, rt_);
-        if (!taps_built) return fail(taps_built.error_message());
-        return prepared_config{std::move(c), std::move(built).value(), std::move(taps_built).value(), epoch};
+        if (!built) return fail_built(built.error_message());
+        auto taps_built = tap::build(c, target);
+        if (!taps_built) return fail_built(taps_built.error_message());
+        const uint64_t base = rt_->serial;
+        return prepared_config{
+            std::move(c), std::move(next_rt), base, std::move(built).value(), std::move(taps_built).value(), epoch};
     }
 
     void activate(prepared_config p, const char* source) {
         status_.last_unix = unix_now();
-        health_.configure(p.cfg, *p.l4, &rt_, rte_rdtsc());
-        publish_l4(pub_, std::move(p.l4), qsbr_);
-        taps_.apply(std::move(p.taps));
+        if (!p.rt && p.base_serial != rt_->serial) {
+            // Cannot happen (activate drops the prepared snapshot when the runtime changes under
+            // it); never publish tables built against a freed runtime.
+            tl::log(level::error, "config.activate.stale", "prepared config built against a replaced runtime: dropped");
+            return;
+        }
+        std::unique_ptr<runtime> old_rt;
+        if (p.rt) {
+            // Routes changed: both tables in one step, one grace period, then everything on this
+            // lcore that holds the runtime switches before the old one is freed.
+            health_.configure(p.cfg, *p.l4, p.rt.get(), rte_rdtsc());
+            pub_.rt.store(p.rt.get(), std::memory_order_release);
+            const l4::l4_runtime* old_l4 = pub_.l4.exchange(p.l4.release(), std::memory_order_acq_rel);
+            rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+            delete old_l4;
+            control_.set_runtime(p.rt.get());
+            ctl_fwd_.set_runtime(p.rt.get());
+            old_rt = std::move(rt_);
+            rt_ = std::move(p.rt);
+        } else {
+            health_.configure(p.cfg, *p.l4, rt_.get(), rte_rdtsc());
+            publish_l4(pub_, std::move(p.l4), qsbr_);
+        }
+        taps_.apply(std::move(p.taps));  // mirror next hops of the new taps point into rt_
+        if (old_rt) {
+            // A snapshot mgmtd prepared against the old runtime (no routes of its own) is stale:
+            // its taps and L4 runtime were built from the old routes.
+            if (pending_ && !pending_->rt && pending_->base_serial != rt_->serial) {
+                tl::log(level::warning, "config.prepare.dropped",
+                        "prepared generation " + std::to_string(pending_->cfg.generation) +
+                            " dropped: the routes changed under it (" + source + ")",
+                        {{"dropped_generation", pending_->cfg.generation}, {"source", source}});
+                pending_.reset();
+            }
+            const uint64_t old_routes = old_rt->routes->hops().size();
+            old_rt.reset();  // no worker, tap, health target or control object refers to it now
+            unsigned unpinned = unpin_gateways();
+            tl::log(level::info, "config.routes.applied",
+                    "routes: " + std::to_string(p.cfg.routes4.size() + p.cfg.routes6.size()) +
+                        " static routes, ICMP errors " + std::to_string(rt_->icmp_errors_per_second) + "/s burst " +
+                        std::to_string(rt_->icmp_errors_burst),
+                    {{"generation", p.cfg.generation},
+                     {"routes", uint64_t{p.cfg.routes4.size() + p.cfg.routes6.size()}},
+                     {"previous_next_hops", old_routes},
+                     {"gateways_unpinned", uint64_t{unpinned}},
+                     {"source", source}});
+        }
         uint64_t old_generation = running_.generation;
         running_ = std::move(p.cfg);
         stats_.generation = running_.generation;
         source_ = source;
         // A backend changed health after the runtime was compiled: publish it again with the
         // health as it is now.
-        if (p.health_epoch != health_epoch_) republish_health(running_, rt_, health_, pub_, qsbr_);
+        if (p.health_epoch != health_epoch_) republish_health(running_, *rt_, health_, pub_, qsbr_);
         ++status_.applied;
         status_.last_ok = true;
         configure_logs(running_.telemetry);
@@ -433,12 +532,24 @@ private:
                  {"source", source}});
     }
 
+    // Route gateways pinned by neither the running runtime nor the prepared one lose their pin.
+    // Only after a grace period for a runtime that was published (activate does that first).
+    unsigned unpin_gateways() {
+        std::vector<const runtime*> live{rt_.get()};
+        if (pending_ && pending_->rt) live.push_back(pending_->rt.get());
+        return unpin_unused_gateways(*rt_->neighbors, live);
+    }
+
     policy::config& running_;
-    const runtime& rt_;
+    std::unique_ptr<runtime> rt_;
+    const std::vector<uint16_t> port_of_;
+    const std::vector<rte_ether_addr> port_mac_;
     published_tables& pub_;
     rte_rcu_qsbr* qsbr_;
     l4::health_checker& health_;
     tap::manager& taps_;
+    control_plane& control_;
+    forwarder& ctl_fwd_;
     reload_status& status_;
     stats_source& stats_;
     std::optional<prepared_config> pending_;  // mgmtd's, until activated, aborted or replaced
@@ -660,7 +771,10 @@ int run(int argc, char** argv) {
     if (!nt) die(nt.error_message());
     auto built = build_runtime(cfg, port_of, port_mac, *nt.value(), "mg_routes");
     if (!built) die(built.error_message());
-    runtime* rt = std::move(built).value().release();  // lives until exit
+    // The first runtime: config_control owns it (and the ones routes changes replace it with);
+    // `rt` is for the setup below only.
+    std::unique_ptr<runtime> rt_owned = std::move(built).value();
+    const runtime* rt = rt_owned.get();
 
     auto* counters =
         static_cast<core_counters*>(rte_zmalloc("mg_counters", sizeof(core_counters) * (n_workers + 1), 64));
@@ -786,7 +900,9 @@ int run(int argc, char** argv) {
     }
     drop_burst_monitor drop_bursts;
 
-    config_control configs(cfg, *rt, pub, qsbr, health, *taps, reloads, stats);
+    config_control configs(cfg, std::move(rt_owned), port_of, port_mac, pub, qsbr, health, *taps, control, ctl_fwd,
+                           reloads, stats);
+    rt = nullptr;  // from here on: configs.rt(), which a route change replaces
     std::unique_ptr<mgmt_link> link;
     if (!opt.mgmt_socket.empty()) {
         auto handler = [&configs, &msrc](policy::push_request& req) {
@@ -822,7 +938,7 @@ int run(int argc, char** argv) {
         uint64_t now = rte_rdtsc();
         unsigned handled = control.poll(now);
         if (health.poll(now)) {
-            republish_health(cfg, *rt, health, pub, qsbr);
+            republish_health(cfg, configs.rt(), health, pub, qsbr);
             configs.note_health_change();
         }
         print_acl_log(acl_log, cfg);
@@ -861,6 +977,7 @@ int run(int argc, char** argv) {
         rte_eth_dev_stop(p);
         rte_eth_dev_close(p);
     }
+    configs.shutdown();
     rte_eal_cleanup();
     return 0;
 }

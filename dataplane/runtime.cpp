@@ -4,6 +4,8 @@
 #include <rte_lpm.h>
 #include <rte_lpm6.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "dataplane/neighbor.hpp"
@@ -58,8 +60,10 @@ std::vector<interface_rt> build_interfaces(const policy::config& cfg, const std:
 result<std::unique_ptr<runtime>> build_runtime(const policy::config& cfg, const std::vector<uint16_t>& port_of,
                                                const std::vector<rte_ether_addr>& port_mac, neighbor_table& neighbors,
                                                const std::string& name) {
+    static std::atomic<uint64_t> serials{0};
     auto rt = std::make_unique<runtime>();
     rt->generation = cfg.generation;
+    rt->serial = ++serials;
     rt->interfaces = build_interfaces(cfg, port_of, port_mac);
     for (size_t i = 0; i < rt->interfaces.size(); ++i) {
         auto& pm = rt->ports[rt->interfaces[i].port];
@@ -81,6 +85,40 @@ result<std::unique_ptr<runtime>> build_runtime(const policy::config& cfg, const 
     rt->icmp_errors_per_second = cfg.icmp.errors_per_second;
     rt->icmp_errors_burst = cfg.icmp.errors_burst;
     return rt;
+}
+
+std::vector<uint32_t> gateway_slots(const runtime& rt) {
+    std::vector<uint32_t> out;
+    if (!rt.routes) return out;
+    for (const auto& h : rt.routes->hops()) {
+        if (h.has_gateway) out.push_back(h.gateway_slot);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+unsigned unpin_unused_gateways(neighbor_table& neighbors, const std::vector<const runtime*>& live) {
+    std::vector<uint32_t> keep;
+    for (const runtime* rt : live) {
+        if (rt == nullptr) continue;
+        auto s = gateway_slots(*rt);
+        keep.insert(keep.end(), s.begin(), s.end());
+    }
+    std::sort(keep.begin(), keep.end());
+    unsigned n = 0;
+    for (uint32_t slot = 0; slot < neighbors.capacity(); ++slot) {
+        auto& e = neighbors.entry(slot);
+        if (!e.pinned || std::binary_search(keep.begin(), keep.end(), slot)) continue;
+        e.pinned = false;
+        ++n;
+        // Nothing resolves or ages an unresolved entry without a pin: remove it (its position is
+        // reused only after a grace period). Incomplete, reachable and stale ones run their
+        // timers as any neighbor's; permanent (static) ones stay.
+        if ((e.state == neighbor_state::none || e.state == neighbor_state::failed) && e.hold_count == 0)
+            neighbors.remove(slot);
+    }
+    return n;
 }
 
 route_table::~route_table() {

@@ -114,6 +114,7 @@ public:
                                                       neighbor_table& neighbors, const std::string& name);
 
     const route_lookup& lookup() const noexcept { return view_; }
+    const std::vector<next_hop>& hops() const noexcept { return hops_; }
     const next_hop* lookup4(uint32_t dst4) const noexcept { return view_.lookup4(dst4); }
     const next_hop* lookup6(const uint8_t* dst6) const noexcept { return view_.lookup6(dst6); }
 
@@ -124,9 +125,13 @@ private:
     route_lookup view_;  // filled when the table is complete
 };
 
-// Everything the workers read, built once and then immutable.
+// Everything the workers read, built once and then immutable. A route or ICMP change builds a
+// new one (same interfaces and ports) and publishes it; the old one is freed after a grace period.
 struct runtime {
     uint64_t generation = 0;
+    // Unique per build in the process: a worker that last saw a freed runtime cannot mistake a
+    // new one allocated at the same address for it (pointer comparison alone would).
+    uint64_t serial = 0;
     std::vector<interface_rt> interfaces;
     port_map ports[max_ports];
     std::unique_ptr<route_table> routes;
@@ -142,5 +147,15 @@ struct runtime {
 result<std::unique_ptr<runtime>> build_runtime(const policy::config& cfg, const std::vector<uint16_t>& port_of,
                                                const std::vector<rte_ether_addr>& port_mac, neighbor_table& neighbors,
                                                const std::string& name);
+
+// The neighbor-table slots pinned for `rt`'s route gateways.
+std::vector<uint32_t> gateway_slots(const runtime& rt);
+
+// Control path. Route gateways pinned by none of the `live` runtimes (the published one and any
+// built but not yet published) lose their pin: unresolved ones (none, failed) are removed, the
+// others become ordinary neighbors that age out. Call only once no worker can still hold a
+// runtime that is not in `live` (after the grace period that follows its unpublishing, or when it
+// was never published). Returns the number of slots unpinned.
+unsigned unpin_unused_gateways(neighbor_table& neighbors, const std::vector<const runtime*>& live);
 
 }  // namespace meshgate::dataplane

@@ -3,6 +3,7 @@
 #include <rte_hash_crc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <unordered_map>
 
@@ -119,7 +120,9 @@ result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, 
                                                      const std::string& name, stat_slots* registry,
                                                      const l4_runtime* previous) {
     if (registry == nullptr) registry = &stat_slots::process();
+    static std::atomic<uint64_t> serials{0};
     auto out = std::make_unique<l4_runtime>();
+    out->serial = ++serials;
     std::unordered_map<std::string_view, const service_rt*> previous_by_name;
     if (previous != nullptr)
         for (const auto& ps : previous->services) previous_by_name.emplace(ps.name, &ps);

@@ -88,6 +88,9 @@ struct health_view {
 
 struct l4_runtime {
     uint64_t generation = 0;
+    // Unique per build in the process: a worker tells a new runtime from a freed one that had the
+    // same address (it may not have looked since that one was replaced).
+    uint64_t serial = 0;
     policy::flow_settings flows;
     bool fw_enabled = false;
     policy::acl_action fw_default = policy::acl_action::allow;

@@ -272,8 +272,9 @@ l4_worker::~l4_worker() {
 }
 
 void l4_worker::adopt(const l4_runtime* rt) noexcept {
-    if (rt == rt_) return;
+    if (!is_new(rt)) return;
     rt_ = rt;
+    rt_serial_ = rt != nullptr ? rt->serial : 0;
     ++rt_epoch_;
     if (rt == nullptr) return;
     flows_->set_timeouts(rt->flows);

@@ -96,9 +96,15 @@ public:
     // multi-producer; full: the record is dropped, the acl_logged counter still counts).
     void set_log_ring(rte_ring* r) noexcept { log_ring_ = r; }
 
-    // Adopts a newly published runtime (per-worker rate buckets are reset). Worker thread.
+    // Adopts a newly published runtime (per-worker rate buckets are reset); nothing when it is
+    // the current one. Worker thread.
     void adopt(const l4_runtime* rt) noexcept;
     const l4_runtime* current() const noexcept { return rt_; }
+    // Whether `rt` (a live, published runtime or null) is not the adopted one. The serial counts:
+    // the adopted runtime may have been freed and another allocated at its address.
+    bool is_new(const l4_runtime* rt) const noexcept {
+        return rt != rt_ || (rt != nullptr && rt->serial != rt_serial_);
+    }
 
     // The stage. `ip` is the packet's IP header inside `m` at info.l3_offset.
     // `owner` is set for verdict::handoff.
@@ -176,7 +182,8 @@ private:
     core_counters* ctr_ = nullptr;
     flow_table* flows_ = nullptr;
     const l4_runtime* rt_ = nullptr;
-    uint32_t rt_epoch_ = 1;  // bumped on adopt; sessions of service kind revalidate when it differs
+    uint64_t rt_serial_ = 0;  // rt_->serial when adopted
+    uint32_t rt_epoch_ = 1;   // bumped on adopt; sessions of service kind revalidate when it differs
     rte_hash* per_source_ = nullptr;
     rte_hash* eim_index_ = nullptr;
     eim_mapping* eim_ = nullptr;

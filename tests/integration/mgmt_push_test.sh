@@ -12,31 +12,9 @@ source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/l4/l4_lib.sh
 source "$(dirname "$0")/l4/l4_lib.sh"
 
-PUSH_TOOL=${PUSH_TOOL:-$(dirname "$MESHGATE_DATAPLANE")/../tests/push_tool}
-[ -x "$PUSH_TOOL" ] || mg_skip "no push_tool at $PUSH_TOOL"
-MG_SOCK_DIR=/run/meshgate-it-$$
-MG_SOCK=$MG_SOCK_DIR/mgmt.sock
-MG_DP_EXTRA_ARGS="--mgmt-socket $MG_SOCK"
+# shellcheck source=tests/integration/push_lib.sh
+source "$(dirname "$0")/push_lib.sh"
 l4_setup l4_lb.json
-
-push() { "$PUSH_TOOL" "$MG_SOCK" "$@"; }
-
-# snap GEN PYTHON: the running config file edited by PYTHON (dict `c`), written to
-# $MG_TMP/snap-GEN.json with generation GEN; prints the path.
-snap() {
-  local gen=$1 code=$2 out=$MG_TMP/snap-$1.json
-  "$L4_PY" - "$MG_CONFIG" "$out" "$gen" "$code" <<'PY' || mg_die "cannot write snapshot $gen"
-import json, sys
-src, out, gen, code = sys.argv[1:5]
-with open(src) as f:
-    c = json.load(f)
-exec(code)
-c["generation"] = gen
-with open(out, "w") as f:
-    json.dump(c, f, indent=2)
-PY
-  echo "$out"
-}
 
 ADD_WEB9='c["services"].append({"name": "web9", "vip": "198.18.50.9", "protocol": "tcp", "port": 80,
   "backends": [{"address": "198.18.2.10", "port": 8080}, {"address": "198.18.3.10", "port": 8080}]})'

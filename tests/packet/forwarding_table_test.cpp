@@ -502,5 +502,120 @@ TEST_P(ForwardingTable, Frames) {
 INSTANTIATE_TEST_SUITE_P(Packets, ForwardingTable, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
 
+// The lab config with `routes` (JSON array members) in place of its static routes, except the
+// 198.18.200.0/24 one (its gateway 198.18.2.9 must stay pinned across every change), and
+// `icmp` as its ICMP limits.
+std::string with_routes(const std::string& routes,
+                        const std::string& icmp = R"("errorsPerSecond": 1000, "errorsBurst": 100)") {
+    std::string c = packet_lab_config;
+    auto from = c.find("\"routes\": [");
+    auto to = c.find("],", from);
+    std::string keep = R"({ "prefix": "198.18.200.0/24", "nextHop": "198.18.2.9", "interface": "srv1" })";
+    c.replace(from, to - from + 2, "\"routes\": [" + keep + (routes.empty() ? "" : ", " + routes) + "],");
+    from = c.find("\"icmp\": {");
+    to = c.find('}', from);
+    c.replace(from, to - from + 1, "\"icmp\": {" + icmp + "}");
+    return c;
+}
+
+uint32_t v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+    return uint32_t{a} << 24 | uint32_t{b} << 16 | uint32_t{c} << 8 | d;
+}
+
+// Static routes change at run time (SIGHUP, a pushed snapshot): a new runtime is published and
+// the old one freed; gateways no route uses any more lose their pin.
+TEST(RouteChange, AddMoveRemoveUnpin) {
+    pipeline p(with_routes(""));
+    auto udp = udp4(4000, 5000, pattern(32));
+    auto to_110 = [&](uint8_t t) {
+        return ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.110.5", udp, ttl(t)));
+    };
+    auto routed = [&](const mac& host, const mac& gw) {
+        return ether(host, gw, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.110.5", udp, ttl(8)));
+    };
+    auto& nt = p.neighbors();
+    const auto gw9 = nt.find(dataplane::neighbor_key::v4(1, v4(198, 18, 2, 9)));
+    ASSERT_GE(gw9, 0);
+    ASSERT_TRUE(nt.entry(static_cast<uint32_t>(gw9)).pinned);
+
+    // No route: net unreachable to the client.
+    auto out = p.send(0, to_110(9));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].port, 0);
+    EXPECT_EQ(p.drops(drop_reason::no_route), 1U);
+
+    // Added via srv1's 198.18.2.2 (a static neighbor).
+    const std::string via_srv1 = R"({ "prefix": "198.18.110.0/24", "nextHop": "198.18.2.2", "interface": "srv1" })";
+    p.reload(with_routes(via_srv1));
+    out = p.send(0, to_110(9));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].port, 1);
+    EXPECT_EQ(diff_wire(routed(host_srv1, gw_srv1), out[0].frame), "");
+
+    // Moved to srv2's 198.18.3.2.
+    p.reload(with_routes(R"({ "prefix": "198.18.110.0/24", "nextHop": "198.18.3.2", "interface": "srv2" })"));
+    out = p.send(0, to_110(9));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].port, 2);
+    EXPECT_EQ(diff_wire(routed(host_srv2, gw_srv2), out[0].frame), "");
+
+    // Via a gateway nobody answers for (an ARP request goes out and the packet waits), plus one
+    // that is never used: both pinned.
+    const auto k77 = dataplane::neighbor_key::v4(2, v4(198, 18, 3, 77));
+    const auto k88 = dataplane::neighbor_key::v4(2, v4(198, 18, 3, 88));
+    p.reload(with_routes(R"({ "prefix": "198.18.110.0/24", "nextHop": "198.18.3.77", "interface": "srv2" },
+                            { "prefix": "198.18.111.0/24", "nextHop": "198.18.3.88", "interface": "srv2" })"));
+    ASSERT_GE(nt.find(k77), 0);
+    ASSERT_GE(nt.find(k88), 0);
+    EXPECT_TRUE(nt.entry(static_cast<uint32_t>(nt.find(k77))).pinned);
+    EXPECT_TRUE(nt.entry(static_cast<uint32_t>(nt.find(k88))).pinned);
+    out = p.send(0, to_110(9));
+    ASSERT_EQ(out.size(), 1U);  // the ARP request for 198.18.3.77
+    EXPECT_EQ(out[0].port, 2);
+    EXPECT_EQ(nt.entry(static_cast<uint32_t>(nt.find(k77))).state, dataplane::neighbor_state::incomplete);
+
+    // Back to srv1: the unused gateway goes at once, the one being resolved when it fails (its
+    // held packet dropped as unresolved, with host unreachable to the client); 198.18.2.9 stays.
+    p.reload(with_routes(via_srv1));
+    EXPECT_LT(nt.find(k88), 0);
+    ASSERT_GE(nt.find(k77), 0);
+    EXPECT_FALSE(nt.entry(static_cast<uint32_t>(nt.find(k77))).pinned);
+    out = p.send(0, to_110(9));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].port, 1);
+    p.advance(5);
+    EXPECT_LT(nt.find(k77), 0);
+    EXPECT_EQ(p.drops(drop_reason::neighbor_unresolved), 1U);
+    EXPECT_EQ(nt.find(dataplane::neighbor_key::v4(1, v4(198, 18, 2, 9))), gw9);
+    EXPECT_TRUE(nt.entry(static_cast<uint32_t>(gw9)).pinned);
+
+    // Removed, and the ICMP limits down to one error in a burst: one net unreachable, then
+    // rate limited.
+    p.reload(with_routes("", R"("errorsPerSecond": 1, "errorsBurst": 1)"));
+    p.advance(2);  // refill the bucket
+    out = p.send(0, to_110(9));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].port, 0);
+    out = p.send(0, to_110(9));
+    EXPECT_EQ(out.size(), 0U);
+    EXPECT_EQ(p.drops(drop_reason::no_route), 3U);
+    EXPECT_EQ(p.drops(drop_reason::icmp_rate_limited), 1U);
+    EXPECT_EQ(p.mbufs_in_use(), 0U);
+}
+
+// A route change that cannot be built is refused and changes nothing.
+TEST(RouteChange, RejectedChangesNothing) {
+    pipeline p(with_routes(R"({ "prefix": "198.18.110.0/24", "nextHop": "198.18.2.2", "interface": "srv1" })"));
+    EXPECT_THROW(
+        p.reload(with_routes(R"({ "prefix": "198.18.110.0/24", "nextHop": "198.18.9.9", "interface": "srv1" })")),
+        std::runtime_error);
+    auto udp = udp4(4000, 5000, pattern(32));
+    auto out =
+        p.send(0, ether(gw_client, host_client, eth_ipv4, ipv4_packet("198.18.1.2", "198.18.110.5", udp, ttl(9))));
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].port, 1);
+    EXPECT_LT(p.neighbors().find(dataplane::neighbor_key::v4(1, v4(198, 18, 9, 9))), 0);
+}
+
 }  // namespace
 }  // namespace meshgate::test

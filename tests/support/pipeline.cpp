@@ -45,6 +45,8 @@ pipeline::pipeline(const std::string& config_json) {
     auto built = build_runtime(cfg_, port_of, port_mac, *nt_, "r" + tag);
     if (!built) throw std::runtime_error(built.error_message());
     rt_ = std::move(built).value();
+    port_of_ = port_of;
+    port_mac_ = port_mac;
 
     fwd_ = std::make_unique<forwarder>(rt_.get(), pool_, &counters_[0], punt_, hz);
     control_ =
@@ -74,14 +76,41 @@ void pipeline::reload(const std::string& config_json) {
     static unsigned generation = 0;
     auto parsed = policy::parse_config_json(config_json);
     if (!parsed) throw std::runtime_error("config: " + parsed.error_message());
-    auto built = l4::build_l4_runtime(parsed.value(), *rt_, nullptr, nullptr, "lr" + std::to_string(generation++));
-    if (!built) throw std::runtime_error(built.error_message());
+    policy::config c = std::move(parsed).value();
+    const std::string seq = std::to_string(generation++);
+    // As the data plane's config_control::prepare: routes or ICMP limits changed, a new runtime.
+    std::unique_ptr<dataplane::runtime> next_rt;
+    if (!(c.routes4 == cfg_.routes4) || !(c.routes6 == cfg_.routes6) ||
+        c.icmp.errors_per_second != cfg_.icmp.errors_per_second || c.icmp.errors_burst != cfg_.icmp.errors_burst) {
+        auto made = build_runtime(c, port_of_, port_mac_, *nt_, "rr" + seq + "_");
+        if (!made) {
+            unpin_unused_gateways(*nt_, {rt_.get()});
+            throw std::runtime_error("routes: " + made.error_message());
+        }
+        next_rt = std::move(made).value();
+    }
+    auto built = l4::build_l4_runtime(c, next_rt ? *next_rt : *rt_, nullptr, nullptr, "lr" + seq);
+    if (!built) {
+        next_rt.reset();
+        unpin_unused_gateways(*nt_, {rt_.get()});
+        throw std::runtime_error(built.error_message());
+    }
     // Single-threaded here: the worker adopts it on its next burst; the old one can go at once.
     std::unique_ptr<const l4::l4_runtime> next = std::move(built).value();
     pub_.l4.store(next.get());
+    if (next_rt) {
+        pub_.rt.store(next_rt.get());
+        control_->set_runtime(next_rt.get());
+        ctl_fwd_->set_runtime(next_rt.get());
+    }
     rte_mbuf* none[1];
     fwd_->process(0, none, 0, now_, *batch_);  // adopt
     l4rt_ = std::move(next);
+    if (next_rt) {
+        rt_ = std::move(next_rt);
+        unpin_unused_gateways(*nt_, {rt_.get()});
+    }
+    cfg_ = std::move(c);
 }
 
 pipeline::~pipeline() {

@@ -43,8 +43,10 @@ public:
     rte_mbuf* make_mbuf(const bytes& frame);
     unsigned run_burst(uint16_t port, rte_mbuf** pkts, uint16_t n);
 
-    // Applies a new config's L4 part (services, firewall, SNAT, limits) as SIGHUP does; throws
-    // std::runtime_error with the validation message when it is rejected.
+    // Applies a new config's L4 part (services, firewall, SNAT, limits), static routes and ICMP
+    // limits as SIGHUP does (a route change builds and publishes a new runtime, frees the old one
+    // and unpins gateways no route uses); throws std::runtime_error with the message when it is
+    // rejected. Interfaces are not compared: they must stay the same.
     void reload(const std::string& config_json);
     dataplane::l4::l4_worker& l4() { return *l4_; }
 
@@ -65,6 +67,8 @@ private:
     rte_ring* inject_ = nullptr;
     dataplane::neighbor_table* nt_ = nullptr;
     std::unique_ptr<dataplane::runtime> rt_;
+    std::vector<uint16_t> port_of_;
+    std::vector<rte_ether_addr> port_mac_;
     dataplane::core_counters* counters_ = nullptr;  // [0] worker, [1] control
     std::unique_ptr<dataplane::forwarder> fwd_;
     std::unique_ptr<dataplane::forwarder> ctl_fwd_;  // the control lcore's, for its ICMP errors
