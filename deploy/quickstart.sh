@@ -8,6 +8,8 @@
 #
 # Environment: BUILD_DIR (default build), MESHGATE_DATAPLANE (default $BUILD_DIR/dataplane/meshgate-dataplane).
 # The data plane logs to /run/meshgate/dataplane.log, its pid is in /run/meshgate/dataplane.pid.
+# meshgate-mgmtd (NETCONF 127.0.0.1:830, RESTCONF https://127.0.0.1:8443, lab user admin /
+# password meshgate) logs to /run/meshgate/mgmtd.log; its state is in /var/lib/meshgate-mgmtd-lab.
 # Exit status is non-zero if any traffic failed. All traffic stays within the lab namespaces.
 set -euo pipefail
 
@@ -19,6 +21,12 @@ BIN=${MESHGATE_DATAPLANE:-$BUILD_DIR/dataplane/meshgate-dataplane}
 CONFIG=deploy/lab/meshgate-lab-l4.json   # the lab routes plus L4 services and egress SNAT
 LAB=deploy/lab/lab.sh
 RUN_DIR=/run/meshgate
+MGMTD=$BUILD_DIR/mgmt/meshgate-mgmtd
+CTL=$BUILD_DIR/mgmt/restconf/meshgatectl
+MGMT_STATE=/var/lib/meshgate-mgmtd-lab
+MGMT_LOG=$RUN_DIR/mgmtd.log
+MGMT_PIDFILE=$RUN_DIR/mgmtd.pid
+DP_SOCKET=$RUN_DIR/dataplane.sock
 LOG=$RUN_DIR/dataplane.log
 PIDFILE=$RUN_DIR/dataplane.pid
 PREFIX=mg-lab
@@ -95,6 +103,84 @@ hugepages_usable() {
   local free
   free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
   [ "${free:-0}" -ge 64 ]
+}
+
+# ---- management: meshgate-mgmtd and meshgatectl ---------------------------------------------
+
+stop_mgmtd() {
+  local pid _
+  [ -s "$MGMT_PIDFILE" ] || return 0
+  pid=$(cat "$MGMT_PIDFILE")
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q mgmtd; then
+    say "stopping meshgate-mgmtd (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$MGMT_PIDFILE"
+}
+
+# A lab mgmtd: fresh state (the initial config is the lab's, mgmt/yang/examples/lab-l4.json),
+# generated SSH host key and TLS certificate, user admin / password "meshgate" (lab only).
+start_mgmtd() {
+  stop_mgmtd
+  rm -rf "$MGMT_STATE"
+  mkdir -p "$MGMT_STATE/state"
+  ssh-keygen -q -t ed25519 -N '' -f "$MGMT_STATE/ssh_host_key" >/dev/null
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=meshgate-mgmtd \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    -keyout "$MGMT_STATE/tls.key" -out "$MGMT_STATE/tls.crt" >/dev/null 2>&1
+  cat >"$MGMT_STATE/mgmtd.json" <<JSON
+{
+  "stateDir": "$MGMT_STATE/state",
+  "yangDir": "$ROOT/mgmt/yang",
+  "initialConfig": "$ROOT/mgmt/yang/examples/lab-l4.json",
+  "dataplaneSocket": "$DP_SOCKET",
+  "netconf": {"address": "127.0.0.1", "port": 830, "hostKey": "$MGMT_STATE/ssh_host_key"},
+  "restconf": {"address": "127.0.0.1", "port": 8443, "certificate": "$MGMT_STATE/tls.crt", "privateKey": "$MGMT_STATE/tls.key"},
+  "users": [ {"name": "admin", "passwordHash": "$(openssl passwd -6 meshgate)", "role": "admin"} ]
+}
+JSON
+  : >"$MGMT_LOG"
+  say "starting: $MGMTD --settings $MGMT_STATE/mgmtd.json"
+  setsid "$MGMTD" --settings "$MGMT_STATE/mgmtd.json" >>"$MGMT_LOG" 2>&1 </dev/null 9>&- &
+  echo $! >"$MGMT_PIDFILE"
+  local _
+  for _ in $(seq 100); do
+    grep -q '"source":"mgmtd"' "$LOG" && return 0
+    sleep 0.1
+  done
+  sed 's/^/    | /' "$MGMT_LOG" >&2
+  add_row "meshgate-mgmtd" "did not push its running config within 10 s" FAILED
+  return 1
+}
+
+# The operator's view: the running config as tables, an edit on the candidate, its diff, a
+# commit, a new VIP over RESTCONF (committed at once) and the history.
+mgmt_view() {
+  export MESHGATE_SERVER=https://127.0.0.1:8443 MESHGATE_USER=admin MESHGATE_PASSWORD=meshgate
+  local ctl=("$CTL" --cacert "$MGMT_STATE/tls.crt") out
+  echo
+  echo "== meshgatectl show config"
+  "${ctl[@]}" show config 2>&1 | sed 's/^/  /' | head -n 30
+  echo "== meshgatectl set service=web4/backend=198.18.3.2,8080/weight 3; diff; commit"
+  if "${ctl[@]}" set service=web4/backend=198.18.3.2,8080/weight 3 &&
+    out=$("${ctl[@]}" diff) && "${ctl[@]}" commit comment "quickstart: weight 3 on srv2" >/dev/null; then
+    sed 's/^/  /' <<<"$out"
+    add_row "meshgatectl: weight change committed" "web4 backend 198.18.3.2 weight 3" ok
+  else
+    add_row "meshgatectl: weight change committed" "refused (see above)" FAILED
+  fi
+  echo "== RESTCONF: POST a service web-extra (VIP 198.18.50.12 -> srv1), committed at once"
+  out=$(curl -s --cacert "$MGMT_STATE/tls.crt" -u admin:meshgate -X POST \
+    -H 'Content-Type: application/yang-data+json' -w '%{http_code}' \
+    https://127.0.0.1:8443/restconf/data/meshgate-config:meshgate \
+    -d '{"meshgate-config:service":[{"name":"web-extra","vip":"198.18.50.12","protocol":"tcp","port":80,
+         "backend":[{"address":"198.18.2.2","port":8080}]}]}')
+  echo "  HTTP $out"
+  vip_row http://198.18.50.12/id "VIP 198.18.50.12 (added over RESTCONF)"
+  echo "== meshgatectl history"
+  "${ctl[@]}" history 2>&1 | sed 's/^/  /'
 }
 
 # ---- traffic -------------------------------------------------------------------------------
@@ -180,6 +266,7 @@ vip_row() { # URL LABEL: 8 requests; which backends answered
 cmd_down() {
   [ "$(id -u)" -eq 0 ] || die "must run as root"
   stop_backends
+  stop_mgmtd
   stop_dataplane
   "$LAB" down
 }
@@ -189,6 +276,11 @@ cmd_status() {
   "$LAB" status || true
   pid=$(dataplane_pid)
   if [ -n "$pid" ]; then say "data plane running, pid $pid, log $LOG"; else say "data plane not running"; fi
+  if [ -s "$MGMT_PIDFILE" ] && kill -0 "$(cat "$MGMT_PIDFILE")" 2>/dev/null; then
+    say "meshgate-mgmtd running, pid $(cat "$MGMT_PIDFILE"), log $MGMT_LOG"
+  else
+    say "meshgate-mgmtd not running"
+  fi
 }
 
 cmd_up() {
@@ -221,7 +313,8 @@ cmd_up() {
   fi
   [ -x "$BIN" ] || die "no data plane binary at $BIN"
 
-  stop_dataplane   # a previous quickstart's data plane, if any
+  stop_mgmtd       # a previous quickstart's mgmtd and data plane, if any
+  stop_dataplane
   say "lab up (deploy/lab/lab.sh up)"
   "$LAB" up | sed 's/^/    /'
 
@@ -235,8 +328,8 @@ cmd_up() {
   fi
   mkdir -p "$RUN_DIR"
   : >"$LOG"
-  say "starting: $BIN ${eal[*]} -- --config $CONFIG"
-  setsid "$BIN" "${eal[@]}" -- --config "$CONFIG" >>"$LOG" 2>&1 </dev/null 9>&- &
+  say "starting: $BIN ${eal[*]} -- --config $CONFIG --mgmt-socket $DP_SOCKET"
+  setsid "$BIN" "${eal[@]}" -- --config "$CONFIG" --mgmt-socket "$DP_SOCKET" >>"$LOG" 2>&1 </dev/null 9>&- &
   local pid=$! deadline=$((SECONDS + START_TIMEOUT))
   echo "$pid" >"$PIDFILE"
   until grep -q 'dataplane.running' "$LOG"; do
@@ -267,6 +360,11 @@ cmd_up() {
   vip_row "http://[fd00:50::10]/id" "VIP fd00:50::10 (full-NAT, 2 backends)"
   vip_row http://198.18.50.46/id "VIP 198.18.50.46 (NAT46 to fd00:2::2)"
 
+  if start_mgmtd; then
+    say "meshgate-mgmtd running: NETCONF 127.0.0.1:830, RESTCONF https://127.0.0.1:8443 (admin / meshgate)"
+    mgmt_view
+  fi
+
   sre_view
 
   local lines
@@ -284,6 +382,7 @@ cmd_up() {
   if kill -0 "$pid" 2>/dev/null; then
     say "lab and data plane left running (pid $pid, log $LOG)"
     say "try: ip netns exec mg-client curl http://198.18.50.10/id ; ip netns exec mg-client ping 198.18.100.1"
+    say "     MESHGATE_USER=admin MESHGATE_PASSWORD=meshgate $CTL --server https://127.0.0.1:8443 --cacert $MGMT_STATE/tls.crt show state"
     say "stop with: deploy/quickstart.sh down"
   else
     FAILURES=$((FAILURES + 1))
