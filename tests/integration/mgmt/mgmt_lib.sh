@@ -106,12 +106,13 @@ mgmt_stop_mgmtd() {
   MGMTD_PID=""
 }
 
-# The data plane's running generation and config source, e.g. "2 mgmtd".
+# The data plane's running generation and config source, e.g. "2 mgmtd", from push_tool status:
+# only while mgmtd is down (the socket serves one client, and mgmtd keeps its connection).
 mgmt_dp_generation() {
   "$MESHGATE_PUSH_TOOL" "$MGMT_SOCKET" status 2>/dev/null | sed -nE 's/.*generation[ =:]+([0-9]+).*source[ =:]+"?([a-z]+).*/\1 \2/p' | head -n1
 }
 
-# mgmt_wait_dp_source: until the data plane runs a config pushed by mgmtd (10 s).
+# mgmt_wait_pushed: until the data plane runs a config pushed by mgmtd (10 s).
 mgmt_wait_pushed() {
   local _
   for _ in $(seq 100); do
