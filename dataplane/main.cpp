@@ -41,6 +41,7 @@
 #include "dataplane/mgmt_link.hpp"
 #include "dataplane/neighbor.hpp"
 #include "dataplane/oper_state.hpp"
+#include "dataplane/reaper.hpp"
 #include "dataplane/runtime.hpp"
 #include "dataplane/stats.hpp"
 #include "dataplane/tap/tap.hpp"
@@ -236,12 +237,18 @@ std::string routes_name() {
     return "mg_rt_" + std::to_string(++builds) + "_";
 }
 
+// Replaced tables are freed off the main lcore (dataplane/reaper.hpp).
+reaper& table_reaper() {
+    static reaper r;
+    return r;
+}
+
 // Publishes a new L4 runtime; the old one is freed once every worker has passed a quiescent
 // point (they pass one between bursts, so none holds it after that).
 void publish_l4(published_tables& pub, std::unique_ptr<l4::l4_runtime> next, rte_rcu_qsbr* qsbr) {
     const l4::l4_runtime* old = pub.l4.exchange(next.release(), std::memory_order_acq_rel);
     rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
-    delete old;
+    table_reaper().free_later(old);
 }
 
 // A backend changed health: the same config, rebuilt with the new health (the ACL is shared).
@@ -478,7 +485,7 @@ private:
             pub_.rt.store(p.rt.get(), std::memory_order_release);
             const l4::l4_runtime* old_l4 = pub_.l4.exchange(p.l4.release(), std::memory_order_acq_rel);
             rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
-            delete old_l4;
+            table_reaper().free_later(old_l4);
             control_.set_runtime(p.rt.get());
             ctl_fwd_.set_runtime(p.rt.get());
             old_rt = std::move(rt_);
@@ -499,7 +506,7 @@ private:
                 pending_.reset();
             }
             const uint64_t old_routes = old_rt->routes->hops().size();
-            old_rt.reset();  // no worker, tap, health target or control object refers to it now
+            table_reaper().free_later(old_rt.release());  // nothing refers to it any more
             unsigned unpinned = unpin_gateways();
             tl::log(level::info, "config.routes.applied",
                     "routes: " + std::to_string(p.cfg.routes4.size() + p.cfg.routes6.size()) +
@@ -977,6 +984,7 @@ int run(int argc, char** argv) {
         rte_eth_dev_stop(p);
         rte_eth_dev_close(p);
     }
+    table_reaper().stop();  // frees what it still holds, before the EAL memory goes
     configs.shutdown();
     rte_eal_cleanup();
     return 0;
