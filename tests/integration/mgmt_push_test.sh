@@ -19,30 +19,6 @@ l4_setup l4_lb.json
 ADD_WEB9='c["services"].append({"name": "web9", "vip": "198.18.50.9", "protocol": "tcp", "port": 80,
   "backends": [{"address": "198.18.2.10", "port": 8080}, {"address": "198.18.3.10", "port": 8080}]})'
 
-# status_gen: the running generation and source, "GEN SOURCE".
-status_gen() { push status | sed -nE 's/.* generation=([0-9]+) source=([a-z]*).*/\1 \2/p'; }
-
-# check_status WANT WHAT
-check_status() {
-  local got
-  got=$(status_gen)
-  if [ "$got" = "$1" ]; then mg_pass "$2: status '$got'"; else mg_fail "$2: status '$got' (want '$1')"; fi
-}
-
-# check_nack WHAT REGEX cmd...: push_tool exits 1 and its output matches REGEX.
-check_nack() {
-  local what=$1 re=$2 out rc
-  shift 2
-  out=$(push "$@" 2>&1)
-  rc=$?
-  if [ $rc -eq 1 ] && [[ $out =~ $re ]]; then
-    mg_pass "$what: $(tail -n 1 <<<"$out")"
-  else
-    mg_fail "$what: exit $rc, want a nack matching /$re/"
-    printf '%s\n' "$out" | mg_indent
-  fi
-}
-
 # check_get WHAT URL NAME_REGEX: one GET through a VIP answered by a backend named NAME_REGEX.
 check_get() {
   local body rc

@@ -36,27 +36,6 @@ HOST_ROUTES='c["routes"] += [
   {"prefix": "198.18.3.10/32", "nextHop": "198.18.3.10", "interface": "srv2"},
   {"prefix": "198.18.1.2/32", "nextHop": "198.18.1.2", "interface": "client"}]'
 
-status_gen() { push status | sed -nE 's/.* generation=([0-9]+) source=([a-z]*).*/\1 \2/p'; }
-
-check_status() {
-  local got
-  got=$(status_gen)
-  if [ "$got" = "$1" ]; then mg_pass "$2: status '$got'"; else mg_fail "$2: status '$got' (want '$1')"; fi
-}
-
-check_nack() {
-  local what=$1 re=$2 out rc
-  shift 2
-  out=$(push "$@" 2>&1)
-  rc=$?
-  if [ $rc -eq 1 ] && [[ $out =~ $re ]]; then
-    mg_pass "$what: $(tail -n 1 <<<"$out")"
-  else
-    mg_fail "$what: exit $rc, want a nack matching /$re/"
-    printf '%s\n' "$out" | mg_indent
-  fi
-}
-
 TARGET=$(l4_url 198.18.110.10 8080 /)
 
 # check_get WHAT URL NAME_REGEX: one GET answered by a peer named NAME_REGEX.
