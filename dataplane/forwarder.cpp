@@ -9,6 +9,7 @@
 #include "dataplane/icmp.hpp"
 #include "dataplane/l4/l4_worker.hpp"
 #include "dataplane/neighbor.hpp"
+#include "dataplane/tcp/tcp_proxy.hpp"
 
 namespace meshgate::dataplane {
 namespace {
@@ -74,7 +75,10 @@ void forwarder::refresh() noexcept {
     // burst was before the grace period) and a new one allocated at the same address.
     if (rt != nullptr && (rt != rt_ || rt->serial != rt_serial_)) adopt(rt);
     const l4::l4_runtime* l4 = pub_->l4.load(std::memory_order_acquire);
-    if (l4_->is_new(l4)) l4_->adopt(l4);
+    if (l4_->is_new(l4)) {
+        l4_->adopt(l4);
+        if (proxy_ != nullptr) proxy_->adopt(l4, micros(rte_rdtsc()));
+    }
     l4_on_ = l4 != nullptr && l4->active();
 }
 
@@ -107,6 +111,40 @@ void forwarder::forward_translated(uint16_t port, rte_mbuf* m, uint16_t ifindex,
         return fragment4(port, m, *nh, dst, ifindex, out);
     }
     emit4(m, 0, *nh, dst, ifindex, out);
+}
+
+void forwarder::attach_proxy(tcp::tcp_proxy* proxy) noexcept {
+    proxy_ = proxy;
+    cycles_per_us_ = tsc_hz_ / 1000000 == 0 ? 1 : tsc_hz_ / 1000000;
+    if (l4_ != nullptr && l4_->current() != nullptr) proxy_->adopt(l4_->current(), micros(rte_rdtsc()));
+}
+
+bool forwarder::service_tcp(uint64_t now, tx_batch& out) noexcept {
+    if (proxy_ == nullptr) return false;
+    proxy_->poll(micros(now));
+    if (proxy_->pending_output() == 0) return false;
+    // At most a burst's worth of TX room per call; the rest waits in the stack's queue.
+    rte_mbuf* pkts[256];
+    uint16_t n = proxy_->drain(pkts, 256);
+    for (uint16_t i = 0; i < n; ++i) send_local(pkts[i], out);
+    return n > 0;
+}
+
+void forwarder::send_local(rte_mbuf* m, tx_batch& out) noexcept {
+    uint8_t* ip = rte_pktmbuf_mtod(m, uint8_t*);
+    if ((ip[0] >> 4) == 6) {
+        const next_hop* nh = routes_.lookup6(ip + 24);
+        if (nh == nullptr || nh->kind != nh_kind::forward) return drop(0, m, drop_reason::no_route);
+        if (m->pkt_len > nh->mtu) return drop(0, m, drop_reason::mtu_exceeded);
+        uint8_t dst[16];
+        std::memcpy(dst, ip + 24, 16);
+        return emit6(m, 0, *nh, dst, no_interface, out);
+    }
+    uint32_t dst = rd32(ip + 16);
+    const next_hop* nh = routes_.lookup4(dst);
+    if (nh == nullptr || nh->kind != nh_kind::forward) return drop(0, m, drop_reason::no_route);
+    if (m->pkt_len > nh->mtu) return drop(0, m, drop_reason::mtu_exceeded);
+    emit4(m, 0, *nh, dst, no_interface, out);
 }
 
 void forwarder::process_handoff(rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept {
@@ -245,9 +283,29 @@ bool forwarder::l4_stage(uint16_t port, rte_mbuf* m, packet_info& info, uint16_t
             return true;
         }
     }
+    if (proxy_ != nullptr && info.l4_proto == ip_proto::tcp && info.has_l4 && !info.is_fragment) {
+        // Segments of the TCP stack's connections (clients of tcp-proxy VIPs, replies from their
+        // backends) go to it directly; new ones pass the firewall and limits first (below).
+        const uint8_t* th = rte_pktmbuf_mtod_offset(m, const uint8_t*, info.l4_offset);
+        const uint8_t* src = v6 ? ip + 8 : ip + 12;
+        const uint8_t* dst = v6 ? ip + 24 : ip + 16;
+        if (proxy_->stack().has_connection(v6 ? 6 : 4, src, rd16(th), dst, rd16(th + 2))) {
+            strip_to_ip(m, info);
+            proxy_->input(m, routes_, micros(now));
+            return true;
+        }
+    }
     drop_reason why = drop_reason::nat_untranslatable;
     unsigned owner = 0;
     switch (l4_->process(m, info, ifindex, routes_, now, why, owner)) {
+        case l4::verdict::terminate:
+            if (proxy_ == nullptr) {
+                drop(port, m, drop_reason::tcp_no_session);
+                return true;
+            }
+            strip_to_ip(m, info);
+            proxy_->input(m, routes_, micros(now));
+            return true;
         case l4::verdict::pass:
             return false;
         case l4::verdict::drop:

@@ -22,6 +22,9 @@ namespace meshgate::dataplane::l4 {
 class l4_worker;
 struct l4_runtime;
 }  // namespace meshgate::dataplane::l4
+namespace meshgate::dataplane::tcp {
+class tcp_proxy;
+}
 
 namespace meshgate::dataplane {
 
@@ -117,6 +120,13 @@ public:
         pub_ = pub;
         handoff_ = handoff;
     }
+    // Attaches the worker's TCP stack and tcp-proxy (services of mode tcp-proxy). Before the
+    // worker starts; after attach().
+    void attach_proxy(tcp::tcp_proxy* proxy) noexcept;
+    // The TCP stack's timers and output: routes what it wants sent into `out`. Once per loop
+    // iteration. True when it queued anything.
+    bool service_tcp(uint64_t now, tx_batch& out) noexcept;
+
     // Switches to another runtime (same interfaces and ports; other routes or ICMP limits).
     // Workers do this themselves from the published tables, once per burst; this is for a
     // forwarder nobody attached tables to (the control lcore's), on its own thread.
@@ -183,8 +193,13 @@ private:
         rte_pktmbuf_free(m);
     }
     void queue_tx(rte_mbuf* m, tx_batch& out) noexcept;
+    // An IP packet the TCP stack built (IP header first): route and send, or drop.
+    void send_local(rte_mbuf* m, tx_batch& out) noexcept;
+    uint64_t micros(uint64_t tsc) const noexcept { return tsc / cycles_per_us_; }
 
     const runtime* rt_;
+    tcp::tcp_proxy* proxy_ = nullptr;
+    uint64_t cycles_per_us_ = 1;
     uint64_t rt_serial_;  // rt_->serial: rt_ may be freed and its address reused (see refresh)
     l4::l4_worker* l4_ = nullptr;
     const published_tables* pub_ = nullptr;

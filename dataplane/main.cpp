@@ -45,6 +45,7 @@
 #include "dataplane/runtime.hpp"
 #include "dataplane/stats.hpp"
 #include "dataplane/tap/tap.hpp"
+#include "dataplane/tcp/tcp_proxy.hpp"
 #include "dataplane/wire.hpp"
 #include "policy/config.hpp"
 #include "policy/push.hpp"
@@ -129,6 +130,7 @@ struct worker_ctx {
     core_counters* ctr = nullptr;
     rte_rcu_qsbr* qsbr = nullptr;
     tap::tap_worker* taps = nullptr;  // packet taps: copies of matches to the main lcore
+    tcp::tcp_proxy* proxy = nullptr;  // TCP stack and tcp-proxy of this worker
 };
 
 void flush(worker_ctx& w) noexcept {
@@ -186,6 +188,7 @@ int worker_main(void* arg) {
             w.fwd->process_handoff(pkts, static_cast<uint16_t>(n), now, *w.batch);
             busy = true;
         }
+        busy |= w.fwd->service_tcp(now, *w.batch);
         if (busy) flush(w);
     }
     rte_rcu_qsbr_thread_offline(w.qsbr, w.id);
@@ -856,6 +859,14 @@ int run(int argc, char** argv) {
             l4::l4_worker::create(w, n_workers, cfg.flows.sessions_per_worker, hz, secret, c.ctr, "mg_l4w" + suffix);
         if (!l4w) die(l4w.error_message());
         c.fwd->attach(l4w.value(), &pub, handoff.data());
+        // The worker's TCP stack and tcp-proxy (services of mode tcp-proxy).
+        tcp::stack_config tcfg;
+        tcfg.max_connections = std::clamp<uint32_t>(cfg.flows.sessions_per_worker / 2, 1024, 262144);
+        tcfg.max_time_wait = tcfg.max_connections / 4;
+        auto proxy = tcp::tcp_proxy::create(tcfg, pool, w, n_workers, c.ctr, rte_rdtsc() / (hz / 1000000));
+        if (!proxy) die(proxy.error_message());
+        c.proxy = proxy.value().release();
+        c.fwd->attach_proxy(c.proxy);
         l4w.value()->set_log_ring(acl_log);
         c.handoff = handoff[w];
         control.add_worker(punt, c.inject);
@@ -890,6 +901,7 @@ int run(int argc, char** argv) {
     msrc.reloads = &reloads;
     msrc.start_tsc = start;
     msrc.tsc_hz = hz;
+    for (const auto& c : workers) msrc.proxies.push_back(c.proxy);
     msrc.taps = [taps] {
         std::vector<tap_metrics_row> rows;
         for (const auto& t : taps->stats()) {

@@ -1,4 +1,5 @@
 #include "dataplane/metrics.hpp"
+#include "dataplane/tcp/tcp_proxy.hpp"
 
 #include <rte_cycles.h>
 
@@ -80,6 +81,124 @@ void global_counters(prom_writer& w, const stats_source& s) {
         w.family(f.name, f.help, f.type);
         w.sample(f.name, {}, sum_field(s, f.member));
     }
+}
+
+// The workers' TCP stacks (dataplane/tcp) and their tcp-proxies, summed over workers.
+void tcp_metrics(prom_writer& w, const std::vector<const tcp::tcp_proxy*>& proxies) {
+    struct sfield {
+        const char* name;
+        const char* help;
+        const char* type;
+        uint64_t tcp::stack_counters::*member;
+    };
+    static constexpr sfield sfields[] = {
+        {"meshgate_tcp_segments_received_total", "TCP segments the stack received.", "counter",
+         &tcp::stack_counters::segments_in},
+        {"meshgate_tcp_segments_sent_total", "TCP segments the stack sent.", "counter",
+         &tcp::stack_counters::segments_out},
+        {"meshgate_tcp_received_bytes_total", "Payload bytes received in order.", "counter",
+         &tcp::stack_counters::bytes_in},
+        {"meshgate_tcp_sent_bytes_total", "Payload bytes sent (first transmissions).", "counter",
+         &tcp::stack_counters::bytes_out},
+        {"meshgate_tcp_retransmitted_segments_total", "Segments sent again (RTO, fast retransmit, SACK recovery).",
+         "counter", &tcp::stack_counters::retransmits},
+        {"meshgate_tcp_rto_expirations_total", "Retransmission timeouts.", "counter", &tcp::stack_counters::rto_expired},
+        {"meshgate_tcp_fast_retransmits_total", "Fast retransmits (entries into loss recovery).", "counter",
+         &tcp::stack_counters::fast_retransmits},
+        {"meshgate_tcp_active_opens_total", "Connections the stack opened (reached ESTABLISHED).", "counter",
+         &tcp::stack_counters::active_opens},
+        {"meshgate_tcp_passive_opens_total", "SYNs accepted by listeners.", "counter",
+         &tcp::stack_counters::passive_opens},
+        {"meshgate_tcp_connections_established", "Connections in ESTABLISHED or CLOSE-WAIT.", "gauge",
+         &tcp::stack_counters::established},
+        {"meshgate_tcp_connections_time_wait", "Connections in TIME-WAIT.", "gauge", &tcp::stack_counters::time_wait},
+        {"meshgate_tcp_connections", "Connections held, all states.", "gauge", &tcp::stack_counters::conns},
+        {"meshgate_tcp_resets_received_total", "RST segments received.", "counter", &tcp::stack_counters::resets_in},
+        {"meshgate_tcp_resets_sent_total", "RST segments sent.", "counter", &tcp::stack_counters::resets_out},
+        {"meshgate_tcp_challenge_acks_total", "RFC 5961 challenge ACKs sent.", "counter",
+         &tcp::stack_counters::challenge_acks},
+        {"meshgate_tcp_challenge_acks_suppressed_total", "Challenge ACKs not sent (rate limit).", "counter",
+         &tcp::stack_counters::challenge_acks_suppressed},
+        {"meshgate_tcp_syn_cookies_sent_total", "SYN-ACKs carrying a SYN cookie.", "counter",
+         &tcp::stack_counters::syn_cookies_sent},
+        {"meshgate_tcp_syn_cookies_accepted_total", "Connections made from a valid SYN cookie.", "counter",
+         &tcp::stack_counters::syn_cookies_accepted},
+        {"meshgate_tcp_syn_cookies_rejected_total", "ACKs to a listener with no valid cookie.", "counter",
+         &tcp::stack_counters::syn_cookies_rejected},
+        {"meshgate_tcp_paws_rejected_total", "Segments dropped by PAWS (RFC 7323).", "counter",
+         &tcp::stack_counters::paws_rejected},
+        {"meshgate_tcp_bad_checksum_total", "Segments with a bad TCP checksum.", "counter",
+         &tcp::stack_counters::bad_checksum},
+        {"meshgate_tcp_malformed_total", "Malformed segments (header, data offset, options).", "counter",
+         &tcp::stack_counters::malformed},
+        {"meshgate_tcp_out_of_order_segments_total", "Segments held out of order.", "counter",
+         &tcp::stack_counters::ooo_segments},
+        {"meshgate_tcp_out_of_order_dropped_total", "Out-of-order segments dropped (per-connection or per-core limit).",
+         "counter", &tcp::stack_counters::ooo_dropped},
+        {"meshgate_tcp_duplicate_segments_total", "Segments with only data already received.", "counter",
+         &tcp::stack_counters::duplicate_segments},
+        {"meshgate_tcp_out_of_window_total", "Unacceptable segments (answered with an ACK).", "counter",
+         &tcp::stack_counters::out_of_window},
+        {"meshgate_tcp_tiny_mss_clamped_total", "Peers' MSS options raised to the floor.", "counter",
+         &tcp::stack_counters::tiny_mss_clamped},
+        {"meshgate_tcp_no_connection_total", "Segments for no connection and no listener.", "counter",
+         &tcp::stack_counters::no_connection},
+        {"meshgate_tcp_table_full_total", "Connections refused: the table was full.", "counter",
+         &tcp::stack_counters::table_full},
+        {"meshgate_tcp_output_dropped_total", "Segments not sent: output queue full or no mbuf.", "counter",
+         &tcp::stack_counters::output_dropped},
+        {"meshgate_tcp_time_wait_reused_total", "TIME-WAIT connections ended early to make room.", "counter",
+         &tcp::stack_counters::time_wait_reused},
+        {"meshgate_tcp_keepalive_timeouts_total", "Connections ended by unanswered keepalives.", "counter",
+         &tcp::stack_counters::keepalive_timeouts},
+        {"meshgate_tcp_zero_window_probes_total", "Zero-window probes sent.", "counter",
+         &tcp::stack_counters::zero_window_probes},
+    };
+    for (const auto& f : sfields) {
+        uint64_t v = 0;
+        for (const auto* p : proxies) v += read_counter(p->stack().counters().*f.member);
+        w.family(f.name, f.help, f.type);
+        w.sample(f.name, {}, v);
+    }
+    struct pfield {
+        const char* name;
+        const char* help;
+        const char* type;
+        uint64_t tcp::proxy_counters::*member;
+    };
+    static constexpr pfield pfields[] = {
+        {"meshgate_tcp_proxy_accepted_total", "Client connections accepted by tcp-proxy services.", "counter",
+         &tcp::proxy_counters::accepted},
+        {"meshgate_tcp_proxy_refused_total", "Client connections reset: no usable backend or no room.", "counter",
+         &tcp::proxy_counters::refused},
+        {"meshgate_tcp_proxy_backend_connected_total", "Backend connections established.", "counter",
+         &tcp::proxy_counters::backend_connected},
+        {"meshgate_tcp_proxy_backend_failed_total", "Backend connections refused, reset or timed out before connecting.",
+         "counter", &tcp::proxy_counters::backend_failed},
+        {"meshgate_tcp_proxy_connect_timeouts_total", "Backend connects that hit the connect timeout.", "counter",
+         &tcp::proxy_counters::connect_timeouts},
+        {"meshgate_tcp_proxy_idle_timeouts_total", "Connections ended by the idle timeout.", "counter",
+         &tcp::proxy_counters::idle_timeouts},
+        {"meshgate_tcp_proxy_resets_forwarded_total", "Connections reset because the other side was reset or failed.",
+         "counter", &tcp::proxy_counters::resets_forwarded},
+        {"meshgate_tcp_proxy_completed_total", "Spliced connections that ended with both sides closed normally.",
+         "counter", &tcp::proxy_counters::completed},
+        {"meshgate_tcp_proxy_active", "Spliced connection pairs alive.", "gauge", &tcp::proxy_counters::active},
+    };
+    for (const auto& f : pfields) {
+        uint64_t v = 0;
+        for (const auto* p : proxies) v += read_counter(p->counters().*f.member);
+        w.family(f.name, f.help, f.type);
+        w.sample(f.name, {}, v);
+    }
+    w.family("meshgate_tcp_proxy_bytes_total", "Payload bytes moved by tcp-proxy services.", "counter");
+    uint64_t c2b = 0, b2c = 0;
+    for (const auto* p : proxies) {
+        c2b += read_counter(p->counters().bytes_client_to_backend);
+        b2c += read_counter(p->counters().bytes_backend_to_client);
+    }
+    w.sample("meshgate_tcp_proxy_bytes_total", {{"direction", "client_to_backend"}}, c2b);
+    w.sample("meshgate_tcp_proxy_bytes_total", {{"direction", "backend_to_client"}}, b2c);
 }
 
 void neighbor_metrics(prom_writer& w, const control_plane& control) {
@@ -185,6 +304,7 @@ std::string render_metrics(const metrics_sources& src) {
     if (src.control != nullptr) neighbor_metrics(w, *src.control);
     if (src.pub != nullptr) l4_metrics(w, src);
     if (src.taps) tap_metrics(w, src.taps());
+    if (!src.proxies.empty()) tcp_metrics(w, src.proxies);
     w.family("meshgate_log_suppressed_total", "Log lines dropped by rate limits.", "counter");
     w.sample("meshgate_log_suppressed_total", {}, telemetry::log_suppressed_total());
     return std::move(w).str();

@@ -9,6 +9,10 @@
 
 #include "dataplane/stats.hpp"
 
+namespace meshgate::dataplane::tcp {
+class tcp_proxy;
+}
+
 namespace meshgate::dataplane {
 
 class control_plane;
@@ -42,6 +46,8 @@ struct metrics_sources {
     const control_plane* control = nullptr;
     const reload_status* reloads = nullptr;
     std::function<std::vector<tap_metrics_row>()> taps;  // may be empty
+    // The workers' TCP stacks and tcp-proxies (counters read relaxed; never touched otherwise).
+    std::vector<const tcp::tcp_proxy*> proxies;
     uint64_t start_tsc = 0;
     uint64_t tsc_hz = 1;
 };

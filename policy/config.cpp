@@ -330,6 +330,31 @@ bool translate_health(validator& v, const pb::HealthCheck& in, const std::string
     return true;
 }
 
+bool translate_tcp_proxy(validator& v, const pb::TcpProxy& in, const std::string& f, tcp_proxy_settings& out) {
+    auto ranged = [&](uint32_t value, const char* field, uint32_t lo, uint32_t hi, auto& dst) {
+        if (value == 0) return true;  // the default
+        if (value < lo || value > hi)
+            return v.fail(f + "." + field,
+                          std::to_string(value) + " is not in " + std::to_string(lo) + ".." + std::to_string(hi));
+        dst = static_cast<std::remove_reference_t<decltype(dst)>>(value);
+        return true;
+    };
+    if (!ranged(in.connect_timeout_ms(), "connectTimeoutMs", 100, 600000, out.connect_timeout_ms) ||
+        !ranged(in.idle_timeout_ms(), "idleTimeoutMs", 1000, 604800000, out.idle_timeout_ms) ||
+        !ranged(in.min_mss(), "minMss", 64, 1460, out.min_mss) ||
+        !ranged(in.buffer_bytes(), "bufferBytes", 16384, 16777216, out.buffer_bytes))
+        return false;
+    const auto& cc = in.congestion_control();
+    if (cc.empty() || cc == "cubic") {
+        out.newreno = false;
+    } else if (cc == "newreno") {
+        out.newreno = true;
+    } else {
+        return v.fail(f + ".congestionControl", quoted(cc) + " is not \"cubic\" or \"newreno\"");
+    }
+    return true;
+}
+
 bool translate_service(validator& v, const pb::Service& in, const std::string& f, const config& c, service& out) {
     out.name = in.name();
     if (!valid_name(out.name))
@@ -350,8 +375,17 @@ bool translate_service(validator& v, const pb::Service& in, const std::string& f
         out.mode = nat_mode::full_nat;
     } else if (in.mode() == "dnat") {
         out.mode = nat_mode::dnat;
+    } else if (in.mode() == "tcp-proxy") {
+        out.mode = nat_mode::tcp_proxy;
+        if (out.protocol != l4::tcp) return v.fail(f + ".mode", "\"tcp-proxy\" needs protocol \"tcp\"");
     } else {
-        return v.fail(f + ".mode", quoted(in.mode()) + " is not \"full-nat\" or \"dnat\"");
+        return v.fail(f + ".mode", quoted(in.mode()) + " is not one of \"full-nat\", \"dnat\", \"tcp-proxy\"");
+    }
+    if (in.has_tcp_proxy()) {
+        if (out.mode != nat_mode::tcp_proxy)
+            return v.fail(f + ".tcpProxy", "is set but mode is " + quoted(in.mode().empty() ? "full-nat" : in.mode()) +
+                                               " (it applies to mode \"tcp-proxy\" only)");
+        if (!translate_tcp_proxy(v, in.tcp_proxy(), f + ".tcpProxy", out.proxy)) return false;
     }
     bool have4 = false;
     bool have6 = false;
@@ -388,10 +422,11 @@ bool translate_service(validator& v, const pb::Service& in, const std::string& f
         } else {
             return v.fail(fi + ".adminState", quoted(b.admin_state()) + " is not \"up\" or \"down\"");
         }
+        // tcp-proxy opens its own connection to the backend: either family works.
         if (be.addr.is_v6 != out.vip.is_v6 && out.mode == nat_mode::dnat)
-            return v.fail(
-                fi + ".address",
-                quoted(b.address()) + " is of the other family than the VIP; NAT46/NAT64 needs mode \"full-nat\"");
+            return v.fail(fi + ".address", quoted(b.address()) +
+                                               " is of the other family than the VIP; NAT46/NAT64 needs mode "
+                                               "\"full-nat\" (or \"tcp-proxy\")");
         for (const auto& other : out.backends) {
             if (other.addr == be.addr && other.port == be.port)
                 return v.fail(fi + ".address",
@@ -430,7 +465,8 @@ bool translate_service(validator& v, const pb::Service& in, const std::string& f
     } else {
         return v.fail(f + ".synProxy", quoted(sp) + " is not \"auto\", \"always\" or \"off\"");
     }
-    if (out.protocol != l4::tcp) out.syn_proxy_threshold = UINT32_MAX;
+    // tcp-proxy: the user-space stack answers SYNs itself (with its own SYN cookies).
+    if (out.protocol != l4::tcp || out.mode == nat_mode::tcp_proxy) out.syn_proxy_threshold = UINT32_MAX;
     return true;
 }
 

@@ -124,7 +124,19 @@ struct health_check {
     uint32_t expect_status = 200;
 };
 
-enum class nat_mode : uint8_t { full_nat, dnat };
+// full_nat: destination and source translated; dnat: destination only; tcp_proxy: the client's
+// TCP connection ends in the user-space stack (dataplane/tcp), which opens its own to the backend.
+enum class nat_mode : uint8_t { full_nat, dnat, tcp_proxy };
+
+// The user-space TCP connections of a tcp_proxy service (both sides). Defaults when unset.
+struct tcp_proxy_settings {
+    uint32_t connect_timeout_ms = 5000;  // backend handshake; 100..600000
+    uint32_t idle_timeout_ms = 300000;   // no bytes either way; 1000..604800000
+    bool newreno = false;                // congestion control: false CUBIC (RFC 9438), true NewReno (RFC 6582)
+    uint16_t min_mss = 536;              // smallest MSS option accepted from a peer; 64..1460
+    uint32_t buffer_bytes = 262144;      // per direction per connection; 16384..16777216
+    bool operator==(const tcp_proxy_settings&) const = default;
+};
 
 struct service {
     std::string name;
@@ -132,7 +144,8 @@ struct service {
     uint8_t protocol = l4::tcp;  // tcp, udp or sctp
     uint16_t port = 0;
     nat_mode mode = nat_mode::full_nat;
-    // Full-NAT source addresses: at most one per family; the family of the chosen backend picks.
+    // Full-NAT and tcp-proxy source addresses: at most one per family; the family of the chosen
+    // backend picks.
     std::vector<ip_addr> source_addresses;
     std::vector<backend> backends;
     uint32_t maglev_table_size = 65537;  // prime
@@ -141,8 +154,10 @@ struct service {
     rate_limit new_flows;                // per VIP, shared by the workers (each gets rate/workers)
     rate_limit packets;
     // SYN-flood defense: half-open sessions per worker above which SYNs are answered with SYN
-    // cookies (SYN proxy) and create no state. 0: always; UINT32_MAX (unset): off.
+    // cookies (SYN proxy) and create no state. 0: always; UINT32_MAX (unset): off. Always
+    // UINT32_MAX for tcp_proxy (the TCP stack has its own SYN cookies) and for UDP and SCTP.
     uint32_t syn_proxy_threshold = 1000;
+    tcp_proxy_settings proxy;  // mode tcp_proxy only (defaults otherwise)
 };
 
 enum class acl_action : uint8_t { allow, deny, log };  // log: allow, count and record

@@ -151,7 +151,12 @@ constexpr const char* good_l4 = R"({
       "healthCheck": { "type": "http", "intervalMs": 500, "timeoutMs": 200, "httpPath": "/health" },
       "newFlows": { "rate": 1000 }, "synProxy": "auto", "synProxyThreshold": 64 },
     { "name": "dns", "vip": "fd00:50::53", "protocol": "udp", "port": 53, "mode": "dnat",
-      "backends": [ { "address": "fd00:2::53" } ] }
+      "backends": [ { "address": "fd00:2::53" } ] },
+    { "name": "proxy", "vip": "198.18.50.20", "protocol": "tcp", "port": 443, "mode": "tcp-proxy",
+      "sourceAddresses": ["198.18.2.20", "fd00:2::20"],
+      "backends": [ { "address": "198.18.2.30" }, { "address": "fd00:2::30", "port": 8443 } ],
+      "tcpProxy": { "connectTimeoutMs": 2000, "idleTimeoutMs": 60000, "congestionControl": "newreno",
+                    "minMss": 1200, "bufferBytes": 1048576 } }
   ],
   "firewall": { "defaultAction": "deny", "rules": [
     { "name": "web", "source": "198.18.1.0/24", "protocol": "tcp", "destinationPorts": "80", "action": "allow" },
@@ -171,7 +176,7 @@ TEST(ConfigL4, AcceptsServicesFirewallSnatLimits) {
     EXPECT_EQ(c.flows.sessions_per_worker, 131072U);
     EXPECT_EQ(c.flows.udp_timeout, 30U);
     EXPECT_EQ(c.flows.tcp_established_timeout, 7200U);  // default
-    ASSERT_EQ(c.services.size(), 2U);
+    ASSERT_EQ(c.services.size(), 3U);
     const auto& web = c.services[0];
     EXPECT_EQ(web.port, 80);
     EXPECT_EQ(web.protocol, l4::tcp);
@@ -187,6 +192,20 @@ TEST(ConfigL4, AcceptsServicesFirewallSnatLimits) {
     EXPECT_EQ(web.maglev_table_size, 65537U);
     EXPECT_EQ(c.services[1].mode, nat_mode::dnat);
     EXPECT_EQ(c.services[1].syn_proxy_threshold, UINT32_MAX);  // UDP: never
+    EXPECT_EQ(web.mode, nat_mode::full_nat);
+    EXPECT_EQ(web.proxy, tcp_proxy_settings{});  // not a proxy: defaults
+    const auto& proxy = c.services[2];
+    EXPECT_EQ(proxy.mode, nat_mode::tcp_proxy);
+    EXPECT_EQ(proxy.syn_proxy_threshold, UINT32_MAX);  // the TCP stack has its own SYN cookies
+    EXPECT_EQ(proxy.source_addresses.size(), 2U);
+    ASSERT_EQ(proxy.backends.size(), 2U);
+    EXPECT_TRUE(proxy.backends[1].addr.is_v6);  // the other family than the VIP: its own connection
+    EXPECT_EQ(proxy.backends[1].port, 8443);
+    EXPECT_EQ(proxy.proxy.connect_timeout_ms, 2000U);
+    EXPECT_EQ(proxy.proxy.idle_timeout_ms, 60000U);
+    EXPECT_TRUE(proxy.proxy.newreno);
+    EXPECT_EQ(proxy.proxy.min_mss, 1200);
+    EXPECT_EQ(proxy.proxy.buffer_bytes, 1048576U);
     EXPECT_TRUE(c.fw.enabled);
     EXPECT_EQ(c.fw.default_action, acl_action::deny);
     // "ping" has no prefix: one rule per family.
@@ -251,7 +270,33 @@ INSTANTIATE_TEST_SUITE_P(
         bad_case{"snat_range", "\"portMax\": 29999", "\"portMax\": 20010", "snatPools[0].portMax:"},
         bad_case{"snat_iface", "\"outInterface\": \"client\"", "\"outInterface\": \"x\"",
                  "snatPools[0].outInterface: \"x\" names no interface"},
-        bad_case{"limit_prefix", "\"prefix\": \"198.18.1.0/24\"", "\"prefix\": \"x\"", "sourceLimits[0].prefix:"}),
+        bad_case{"limit_prefix", "\"prefix\": \"198.18.1.0/24\"", "\"prefix\": \"x\"", "sourceLimits[0].prefix:"},
+        bad_case{"proxy_mode_unknown", "\"mode\": \"tcp-proxy\"", "\"mode\": \"proxy\"",
+                 "services[2].mode: \"proxy\" is not one of \"full-nat\", \"dnat\", \"tcp-proxy\""},
+        bad_case{"proxy_udp", "\"mode\": \"dnat\"", "\"mode\": \"tcp-proxy\"",
+                 "services[1].mode: \"tcp-proxy\" needs protocol \"tcp\""},
+        bad_case{"proxy_settings_without_mode", "\"mode\": \"tcp-proxy\"", "\"mode\": \"full-nat\"",
+                 "services[2].tcpProxy: is set but mode is \"full-nat\""},
+        bad_case{"proxy_settings_default_mode", "\"mode\": \"tcp-proxy\",", "",
+                 "services[2].tcpProxy: is set but mode is \"full-nat\""},
+        bad_case{"proxy_empty_settings_dnat", "\"mode\": \"dnat\",", "\"mode\": \"dnat\", \"tcpProxy\": {},",
+                 "services[1].tcpProxy: is set but mode is \"dnat\""},
+        bad_case{"proxy_connect", "\"connectTimeoutMs\": 2000", "\"connectTimeoutMs\": 50",
+                 "services[2].tcpProxy.connectTimeoutMs: 50 is not in 100..600000"},
+        bad_case{"proxy_idle", "\"idleTimeoutMs\": 60000", "\"idleTimeoutMs\": 700000000",
+                 "services[2].tcpProxy.idleTimeoutMs: 700000000 is not in 1000..604800000"},
+        bad_case{"proxy_cc", "\"newreno\"", "\"bbr\"",
+                 "services[2].tcpProxy.congestionControl: \"bbr\" is not \"cubic\" or \"newreno\""},
+        bad_case{"proxy_mss_low", "\"minMss\": 1200", "\"minMss\": 20",
+                 "services[2].tcpProxy.minMss: 20 is not in 64..1460"},
+        bad_case{"proxy_mss_high", "\"minMss\": 1200", "\"minMss\": 1461",
+                 "services[2].tcpProxy.minMss: 1461 is not in 64..1460"},
+        bad_case{"proxy_buffer", "\"bufferBytes\": 1048576", "\"bufferBytes\": 4096",
+                 "services[2].tcpProxy.bufferBytes: 4096 is not in 16384..16777216"},
+        bad_case{"proxy_buffer_high", "\"bufferBytes\": 1048576", "\"bufferBytes\": 16777217",
+                 "services[2].tcpProxy.bufferBytes: 16777217 is not in 16384..16777216"},
+        bad_case{"proxy_two_v6_sources", "\"fd00:2::20\"", "\"fd00:2::20\", \"fd00:2::21\"",
+                 "services[2].sourceAddresses[2]: a second IPv6 source address"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // Telemetry endpoint, logs and taps.

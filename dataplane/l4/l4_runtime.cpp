@@ -173,6 +173,7 @@ result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, 
         s.proto = sc.protocol;
         s.port = sc.port;
         s.mode = sc.mode;
+        s.proxy = sc.proxy;
         s.new_flows = sc.new_flows;
         s.packets = sc.packets;
         s.syn_proxy_threshold = sc.syn_proxy_threshold;
@@ -202,7 +203,7 @@ result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, 
                     b.has_probe_src = true;
                 }
             }
-            if (sc.mode == policy::nat_mode::full_nat) {
+            if (sc.mode != policy::nat_mode::dnat) {  // full-NAT and the TCP proxy: a source of our own
                 for (const auto& src : sc.source_addresses) {
                     if (src.is_v6 == bc.addr.is_v6) {
                         uint8_t fam = 0;
@@ -231,7 +232,7 @@ result<std::unique_ptr<l4_runtime>> build_l4_runtime(const policy::config& cfg, 
                     out->probe_sources.push_back(p);
                 }
             }
-            if (sc.mode == policy::nat_mode::full_nat && b.has_nat_src) add_nat_address(*out, b.nat_src, b.family);
+            if (sc.mode != policy::nat_mode::dnat && b.has_nat_src) add_nat_address(*out, b.nat_src, b.family);
             bool usable = b.admin_up && b.healthy && b.has_nat_src;
             if (usable) ++s.usable_backends;
             mb.push_back({b.key, usable ? b.weight : 0});

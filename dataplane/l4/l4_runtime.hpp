@@ -50,6 +50,7 @@ struct service_rt {
     uint8_t proto = 6;
     uint16_t port = 0;
     policy::nat_mode mode = policy::nat_mode::full_nat;
+    policy::tcp_proxy_settings proxy;  // mode tcp_proxy: terminated by the workers' TCP stacks
     std::vector<backend_rt> backends;
     // Shared with the runtime it was built for first: a rebuild whose service has the same
     // (key, usable weight) list and table size reuses it instead of populating it again.

@@ -1023,6 +1023,16 @@ verdict l4_worker::new_service_flow(rte_mbuf* m, packet_info& info, const flow_k
         return verdict::drop;
     }
     bool tcp = k.proto == ip_proto::tcp;
+    if (sv.mode == policy::nat_mode::tcp_proxy) {
+        // Terminated here: the worker's TCP stack keeps the connection (no flow-table session).
+        // New connections (a SYN) are charged to the service's new-flow rate.
+        bool syn = (tcp_flags & (tcp_flag::syn | tcp_flag::ack)) == tcp_flag::syn;
+        if (syn && !svc_flows_[svc].take(now)) {
+            why = drop_reason::rate_limited_service;
+            return verdict::drop;
+        }
+        return verdict::terminate;
+    }
     if (tcp) {
         if ((tcp_flags & tcp_flag::rst) != 0) {
             why = drop_reason::tcp_no_session;

@@ -23,13 +23,14 @@ struct route_lookup;
 namespace meshgate::dataplane::l4 {
 
 enum class verdict : uint8_t {
-    pass,     // continue routing the packet, same family, possibly rewritten
-    xlated,   // now the other family, starting at its IP header (L2 stripped): route it as such
-    drop,     // drop with `why`
-    probe,    // an answer to a health probe: for the control lcore
-    handoff,  // belongs to another worker's session (NAT port partition): to `owner`
-    too_big,  // translated, it would exceed the egress MTU (`owner` holds the MTU to report,
-              // in the packet's own family): the caller sends frag-needed / packet too big
+    pass,       // continue routing the packet, same family, possibly rewritten
+    xlated,     // now the other family, starting at its IP header (L2 stripped): route it as such
+    drop,       // drop with `why`
+    probe,      // an answer to a health probe: for the control lcore
+    handoff,    // belongs to another worker's session (NAT port partition): to `owner`
+    terminate,  // a new connection to a tcp-proxy service (firewall and limits passed): to the TCP stack
+    too_big,    // translated, it would exceed the egress MTU (`owner` holds the MTU to report,
+                // in the packet's own family): the caller sends frag-needed / packet too big
 };
 
 struct token_bucket {

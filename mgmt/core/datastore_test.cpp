@@ -178,6 +178,43 @@ TEST_F(datastore_test, data_plane_rules_are_reported_on_the_yang_entry) {
     EXPECT_TRUE(link.prepared.empty());
 }
 
+TEST_F(datastore_test, tcp_proxy_service_and_its_settings_reach_the_snapshot) {
+    // An IPv4 VIP proxied to an IPv6 backend (its own connection), settings partly set.
+    ASSERT_FALSE(edit(ds::candidate, R"({"meshgate-config:meshgate":{"service":[{"name":"proxy4",
+      "vip":"198.18.50.20","protocol":"tcp","port":80,"mode":"tcp-proxy","source-address":["fd00:2::1"],
+      "backend":[{"address":"fd00:2::2","port":8080}],
+      "tcp-proxy":{"min-mss":1200,"congestion-control":"newreno","buffer-bytes":1048576}},
+      {"name":"proxy6","vip":"fd00:50::20","protocol":"tcp","port":80,"mode":"tcp-proxy",
+      "backend":[{"address":"fd00:2::2","port":8080}]}]}})"));
+    ASSERT_FALSE(ds->validate(ds::candidate));
+    ASSERT_FALSE(ds->commit(admin, {}));
+    const auto& snap = link.prepared.back();
+    ASSERT_EQ(snap.services_size(), 5);
+    const auto& p4 = snap.services(3);
+    EXPECT_EQ(p4.name(), "proxy4");
+    EXPECT_EQ(p4.mode(), "tcp-proxy");
+    ASSERT_TRUE(p4.has_tcp_proxy());
+    EXPECT_EQ(p4.tcp_proxy().min_mss(), 1200u);
+    EXPECT_EQ(p4.tcp_proxy().congestion_control(), "newreno");
+    EXPECT_EQ(p4.tcp_proxy().buffer_bytes(), 1048576u);
+    EXPECT_EQ(p4.tcp_proxy().connect_timeout_ms(), 0u);  // YANG defaults are left to the data plane
+    EXPECT_EQ(p4.source_addresses(0), "fd00:2::1");
+    EXPECT_EQ(snap.services(4).mode(), "tcp-proxy");
+    EXPECT_FALSE(snap.services(4).has_tcp_proxy());  // only defaults: no settings sent
+
+    // Settings on a service that is not a proxy, and tcp-proxy over UDP, are refused by the model.
+    auto e = edit(ds::candidate,
+                  R"({"meshgate-config:meshgate":{"service":[{"name":"web4","tcp-proxy":{"min-mss":1200}}]}})");
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->path, "/meshgate-config:meshgate/service[name='web4']/tcp-proxy") << e->message;
+    EXPECT_NE(e->message.find("When condition"), std::string::npos) << e->message;
+    e = edit(ds::candidate, R"({"meshgate-config:meshgate":{"service":[{"name":"dns","vip":"198.18.50.53",
+      "protocol":"udp","port":53,"mode":"tcp-proxy","backend":[{"address":"198.18.2.2","port":53}]}]}})");
+    ASSERT_TRUE(e);
+    EXPECT_NE(e->message.find("mode tcp-proxy needs protocol tcp"), std::string::npos) << e->message;
+    EXPECT_FALSE(ds->candidate_dirty());
+}
+
 TEST_F(datastore_test, create_delete_remove_replace_semantics) {
     auto e =
         edit(ds::candidate,

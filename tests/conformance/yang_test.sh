@@ -33,7 +33,7 @@ good() {  # name type files...
   if [ $rc -eq 0 ] && [ -z "$out" ]; then ok "$name"; else bad "$name" "rc=$rc $out"; fi
 }
 good "lab-l4 config (deploy/lab/meshgate-lab-l4.json) validates" config "$ex/lab-l4.json"
-good "full config (every container and list) validates" config "$ex/full.json"
+good "full config (every container and list, a tcp-proxy service) validates" config "$ex/full.json"
 good "operational state validates as data beside the config" data "$ex/lab-l4.json" "$ex/operational.json"
 
 # Bad instances: rejected, and the error names the offending node's path and says why.
@@ -71,6 +71,12 @@ reject "SNAT pool of fewer than 64 ports" config "$ex/bad-snat-ports.json" \
   "$mg/snat-pool[name='srv-egress']/port-max" "fewer than 64 ports"
 reject "IPv4 prefix length 33" config "$ex/bad-prefix-length.json" \
   "$mg/route/prefix" '"198.18.100.0/33"'
+reject "tcp-proxy over UDP: must violation on mode" config "$ex/bad-tcp-proxy-udp.json" \
+  "$mg/service[name='proxy-udp']/mode" "mode tcp-proxy needs protocol tcp"
+reject "tcp-proxy settings on a full-nat service: when violation" config "$ex/bad-tcp-proxy-not-proxy.json" \
+  "$mg/service[name='web6']/tcp-proxy" "When condition \"../mode = 'tcp-proxy'\" not satisfied"
+reject "tcp-proxy min-mss below 64" config "$ex/bad-tcp-proxy-mss.json" \
+  "$mg/service[name='web4']/tcp-proxy/min-mss" "out of the allowed range"
 reject "state data refused in a config datastore" config "$ex/operational.json" \
   "/meshgate-config:operational" "Unexpected data state node"
 
