@@ -153,6 +153,8 @@ void tcp_metrics(prom_writer& w, const std::vector<const tcp::tcp_proxy*>& proxi
          &tcp::stack_counters::keepalive_timeouts},
         {"meshgate_tcp_zero_window_probes_total", "Zero-window probes sent.", "counter",
          &tcp::stack_counters::zero_window_probes},
+        {"meshgate_tcp_tail_loss_probes_total", "Tail loss probes sent (RFC 8985).", "counter",
+         &tcp::stack_counters::tail_loss_probes},
     };
     for (const auto& f : sfields) {
         uint64_t v = 0;

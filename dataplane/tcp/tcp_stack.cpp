@@ -101,6 +101,7 @@ enum conn_flags : uint16_t {
     cf_notified_fin = 1024,     // on_peer_fin given
     cf_writable_wanted = 2048,  // send_space was short: on_writable when it frees up
     cf_close_pending = 4096,    // TIME-WAIT reached with data unread: on_closed once it is read
+    cf_rescued = 8192,          // this recovery's rescue retransmission was sent (RFC 6675 4 rule 4)
 };
 
 }  // namespace
@@ -156,6 +157,9 @@ struct tcp_conn {
     // timers (absolute µs; 0: off) on one wheel node
     timer_node tn;
     uint64_t t_rtx = 0, t_delack = 0, t_persist = 0, t_keep = 0, t_2msl = 0, t_user = 0;
+    uint64_t t_tlp = 0;     // tail loss probe (RFC 8985 7), ahead of the RTO
+    bool tlp_out = false;   // a probe is out: no other until new data is acknowledged
+    uint32_t rxt_mark = 0;  // SND.MAX when SND.UNA was last retransmitted in recovery (0: none)
     uint32_t user_timeout_us = 0;
     uint64_t last_activity_us = 0;
     tcp_conn* tw_next = nullptr;  // TIME_WAIT FIFO
@@ -439,7 +443,7 @@ struct tcp_stack::impl {
     void arm(tcp_conn* c) noexcept {
         if (c->flags & cf_dead) return;
         uint64_t t = UINT64_MAX;
-        for (uint64_t d : {c->t_rtx, c->t_delack, c->t_persist, c->t_keep, c->t_2msl, c->t_user})
+        for (uint64_t d : {c->t_rtx, c->t_delack, c->t_persist, c->t_keep, c->t_2msl, c->t_user, c->t_tlp})
             if (d != 0 && d < t) t = d;
         if (t == UINT64_MAX) {
             wheel.disarm(&c->tn);
@@ -448,7 +452,21 @@ struct tcp_stack::impl {
         wheel.arm(&c->tn, (t + us_per_tick - 1) / us_per_tick);
     }
 
-    void restart_rtx(tcp_conn* c) noexcept { c->t_rtx = now + c->rto_us; }
+    void restart_rtx(tcp_conn* c) noexcept {
+        c->t_rtx = now + c->rto_us;
+        arm_tlp(c);
+    }
+    // RFC 8985 7.2: a probe timeout of 2 SRTT (10 ms at least; plus a delayed ACK when one segment
+    // is out), when it comes before the RTO, outside loss recovery, once per flight.
+    void arm_tlp(tcp_conn* c) noexcept {
+        c->t_tlp = 0;
+        if (!cfg.tail_loss_probe || c->tlp_out || c->srtt_us == 0 || (c->flags & cf_in_recovery) ||
+            c->st != tcp_state::established || c->t_rtx == 0)
+            return;
+        uint64_t pto = std::max<uint64_t>(2ull * c->srtt_us, 10000);
+        if (flight(c) <= c->smss) pto += cfg.delack_us;
+        if (now + pto < c->t_rtx) c->t_tlp = now + pto;
+    }
 
     void on_timer(tcp_conn* c) noexcept;
 
@@ -954,7 +972,11 @@ void tcp_stack::impl::output(tcp_conn* c) noexcept {
                 c->snd_nxt += 1;
             }
             if (seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
-            if (c->t_rtx == 0) restart_rtx(c);
+            if (c->t_rtx == 0) {
+                restart_rtx(c);
+            } else if (!retx) {
+                arm_tlp(c);  // RFC 8985 7.2: re-armed as new data goes out
+            }
             c->t_persist = 0;
             sent_any = true;
             continue;
@@ -974,6 +996,44 @@ void tcp_stack::impl::output(tcp_conn* c) noexcept {
             sent_any = true;
         }
         break;
+    }
+    // SACK recovery with room left and no new data to send: RFC 6675 4 NextSeg() rule 3 (an
+    // unSACKed hole not yet deemed lost) and once per recovery rule 4 (rescue retransmission).
+    if ((c->flags & cf_in_recovery) && c->sack_ok && !c->sb.empty()) {
+        uint32_t p = pipe(c);
+        for (int guard = 0; guard < 16 && p + c->smss <= c->cc.cwnd; ++guard) {
+            uint32_t from = seq_max(c->high_rxt, c->snd_una);
+            uint32_t hs = 0, he = 0;
+            bool found = false;
+            uint32_t prev_end = c->snd_una;
+            const seq_range* r = c->sb.ranges();
+            for (int i = 0; i < c->sb.size() && !found; ++i) {
+                uint32_t a = seq_max(prev_end, from), b = r[i].start;
+                if (seq_lt(a, b)) {
+                    hs = a;
+                    he = b;
+                    found = true;
+                }
+                prev_end = r[i].end;
+            }
+            if (!found) {
+                uint32_t top = c->snd_una + c->sq_bytes;
+                if ((c->flags & cf_rescued) || !seq_lt(c->sb.highest_sacked(), top)) break;
+                // Rule 4: the highest segment not SACKed.
+                hs = seq_max(c->sb.highest_sacked(), top - std::min<uint32_t>(c->smss, top - c->sb.highest_sacked()));
+                he = top;
+                c->flags |= cf_rescued;
+            }
+            uint32_t data_end = c->snd_una + c->sq_bytes;
+            if (seq_geq(hs, data_end)) break;
+            uint32_t len = std::min({he - hs, static_cast<uint32_t>(c->smss), data_end - hs});
+            emit(c, f_ack, hs, len, false);
+            ++c->retrans;
+            count(ctr.retransmits);
+            if (found) c->high_rxt = hs + len;
+            p += len;
+            sent_any = true;
+        }
     }
     // Zero window with data waiting and nothing in flight: probe (RFC 9293 3.8.6.1).
     uint32_t unsent = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
@@ -1664,24 +1724,46 @@ bool tcp_stack::impl::process_ack(tcp_conn* c, segment& s) noexcept {
             cc_on_ack(c->cc, acked, now, c->srtt_us, limited);
         }
         c->t_rtx = flight(c) > 0 && c->t_persist == 0 ? now + c->rto_us : 0;
+        c->tlp_out = false;
+        arm_tlp(c);
         maybe_writable(c);
         if (c->flags & cf_dead) return false;
-    } else if (s.ack == c->snd_una && s.len == 0 && !(s.flags & (f_syn | f_fin)) && !win_changed && flight(c) > 0 &&
-               c->snd_wnd > 0) {
-        // Duplicate ACK (RFC 5681 2 definition).
+    } else if (s.ack == c->snd_una && s.len == 0 && !(s.flags & (f_syn | f_fin)) && flight(c) > 0 && c->snd_wnd > 0 &&
+               (!win_changed || (c->sack_ok && newly_sacked > 0))) {
+        // Duplicate ACK (RFC 5681 2); with SACK, one that SACKs new data counts even when the
+        // window moved (RFC 6675 2, DupAck).
         ++c->dupacks;
         if (c->flags & cf_in_recovery) {
             if (!c->sack_ok) c->cc.cwnd += c->smss;  // RFC 6582 3.2 step 3 inflation
+            // The retransmission of SND.UNA was lost when data sent after it is SACKed (the
+            // RACK idea, RFC 8985 6.2, for that one segment): send it again.
+            if (c->sack_ok && c->rxt_mark != 0 && !c->sb.empty() && seq_gt(c->sb.highest_sacked(), c->rxt_mark) &&
+                seq_gt(c->snd_max, c->rxt_mark)) {
+                retransmit_una(c);
+                c->rxt_mark = c->snd_max;
+                restart_rtx(c);
+            }
         } else {
-            bool lost = c->dupacks >= 3 || (c->sack_ok && newly_sacked > 0 && c->sb.is_lost(c->snd_una, c->smss));
+            // Early retransmit (RFC 5827): with fewer than four segments out and nothing new to
+            // send, the threshold is the segments out less one.
+            uint32_t dupthresh = 3;
+            uint32_t out_segs = (flight(c) + c->smss - 1) / c->smss;
+            uint32_t unsent = c->sq_bytes > flight(c) ? c->sq_bytes - flight(c) : 0;
+            bool can_send = unsent > 0 && flight(c) + c->smss <= std::min(c->cc.cwnd, c->snd_wnd);
+            if (out_segs < 4 && !can_send) dupthresh = std::max<uint32_t>(1, out_segs - 1);
+            bool lost =
+                c->dupacks >= dupthresh || (c->sack_ok && newly_sacked > 0 && c->sb.is_lost(c->snd_una, c->smss));
             // RFC 6582 3.2 step 2: not again for losses of the same window.
             if (lost && (seq_gt(s.ack, c->recover) || c->recover == c->snd_una || c->recover == c->iss)) {
                 c->flags |= cf_in_recovery;
+                c->flags &= static_cast<uint16_t>(~cf_rescued);
                 c->recover = c->snd_max;
                 c->high_rxt = c->snd_una;
                 count(ctr.fast_retransmits);
                 cc_on_congestion(c->cc, flight(c), now);
                 retransmit_una(c);
+                c->rxt_mark = c->snd_max;
+                c->tlp_out = false;
                 if (!c->sack_ok) c->cc.cwnd = c->cc.ssthresh + 3u * c->smss;
                 restart_rtx(c);
             }
@@ -1930,8 +2012,34 @@ void tcp_stack::impl::on_timer(tcp_conn* c) noexcept {
         c->t_delack = 0;
         send_ack(c);
     }
+    if (c->t_tlp && c->t_tlp <= now) {
+        // Tail loss probe (RFC 8985 7.3): new data if the windows allow, else the last segment
+        // sent again, so that the peer's ACK (with SACK) starts fast recovery instead of an RTO.
+        c->t_tlp = 0;
+        if (c->st == tcp_state::established && !(c->flags & cf_in_recovery) && flight(c) > 0) {
+            c->tlp_out = true;
+            uint32_t data_end = c->snd_una + c->sq_bytes;
+            uint32_t unsent = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
+            if (unsent > 0 && c->snd_nxt == c->snd_max && c->snd_nxt - c->snd_una + c->smss <= c->snd_wnd) {
+                uint32_t len = std::min<uint32_t>(unsent, c->smss);
+                emit(c, static_cast<uint8_t>(f_ack | (len == unsent ? f_psh : 0)), c->snd_nxt, len, false);
+                c->bytes_out += len;
+                count(ctr.bytes_out, len);
+                c->snd_nxt += len;
+                c->snd_max = c->snd_nxt;
+            } else if (c->snd_max == c->snd_una + c->sq_bytes && c->sq_bytes > 0) {
+                uint32_t len = std::min<uint32_t>(c->sq_bytes, c->smss);
+                emit(c, f_ack, c->snd_max - len, len, false);
+                ++c->retrans;
+                count(ctr.retransmits);
+            }
+            count(ctr.tail_loss_probes);
+            c->t_rtx = now + c->rto_us;
+        }
+    }
     if (c->t_rtx && c->t_rtx <= now) {
         c->t_rtx = 0;
+        c->t_tlp = 0;
         ++c->retries;
         count(ctr.rto_expired);
         uint8_t limit = c->st == tcp_state::syn_sent       ? cfg.syn_retries
@@ -1958,7 +2066,8 @@ void tcp_stack::impl::on_timer(tcp_conn* c) noexcept {
             c->flags &= static_cast<uint16_t>(~(cf_in_recovery | cf_rtt_timing));
             c->recover = c->snd_max;
             c->dupacks = 0;
-            c->sb.clear();  // RFC 6675 5.1: SACK information may be reneged
+            // The scoreboard stays: the go-back from SND.UNA skips what the peer SACKed (RFC
+            // 6675 5.1), while nothing is freed until cumulatively acknowledged (RFC 2018 8).
             c->high_rxt = c->snd_una;
             // Go back to snd_una: retransmit one segment now, the rest as the window opens.
             c->snd_nxt = c->snd_una;

@@ -81,6 +81,7 @@ struct stack_config {
     uint32_t half_open_budget = 1024;        // per listener; SYNs beyond it get SYN cookies
     uint32_t challenge_acks_per_sec = 1000;  // RFC 5961 7 (per stack)
     cc_algo cc = cc_algo::cubic;
+    bool tail_loss_probe = true;          // RFC 8985 7: a probe at 2 SRTT (10 ms at least) before the RTO
     uint64_t isn_secret[2] = {0, 0};      // RFC 6528 F() key; {0,0}: random at create()
     uint32_t initial_cwnd_segments = 10;  // RFC 6928
 };
@@ -145,6 +146,7 @@ struct stack_counters {
     uint64_t time_wait_reused;
     uint64_t keepalive_timeouts;
     uint64_t zero_window_probes;
+    uint64_t tail_loss_probes;  // RFC 8985 7
 };
 
 // What the app can see of a connection.

@@ -16,7 +16,7 @@ const char* const config_keys[] = {
     "ooo_max_per_conn", "ooo_max_per_core", "rto_initial_us", "rto_min_us", "rto_max_us", "max_retries",
     "syn_retries", "synack_retries", "delack_us", "time_wait_us", "keepalive_idle_us", "keepalive_interval_us",
     "keepalive_probes", "persist_min_us", "half_open_budget", "challenge_acks_per_sec", "cc",
-    "initial_cwnd_segments",
+    "initial_cwnd_segments", "tail_loss_probe",
     // harness
     "family", "local", "remote", "remote_port", "local_port", "tolerance_ms", "autorecv", "strict_psh",
     "port_range", "step_ms"};

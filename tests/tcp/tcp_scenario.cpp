@@ -129,6 +129,7 @@ const std::map<std::string, uint64_t ts::stack_counters::*>& counter_fields() {
         {"time_wait_reused", &ts::stack_counters::time_wait_reused},
         {"keepalive_timeouts", &ts::stack_counters::keepalive_timeouts},
         {"zero_window_probes", &ts::stack_counters::zero_window_probes},
+        {"tail_loss_probes", &ts::stack_counters::tail_loss_probes},
     };
     return m;
 }
@@ -244,6 +245,7 @@ private:
             else if (k == "half_open_budget") cfg_.half_open_budget = static_cast<uint32_t>(num(UINT32_MAX));
             else if (k == "challenge_acks_per_sec") cfg_.challenge_acks_per_sec = static_cast<uint32_t>(num(UINT32_MAX));
             else if (k == "initial_cwnd_segments") cfg_.initial_cwnd_segments = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "tail_loss_probe") cfg_.tail_loss_probe = num(1) != 0;
             else if (k == "cc") {
                 if (c.value == "cubic") cfg_.cc = ts::cc_algo::cubic;
                 else if (c.value == "newreno") cfg_.cc = ts::cc_algo::newreno;
