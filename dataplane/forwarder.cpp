@@ -289,11 +289,9 @@ bool forwarder::l4_stage(uint16_t port, rte_mbuf* m, packet_info& info, uint16_t
         const uint8_t* th = rte_pktmbuf_mtod_offset(m, const uint8_t*, info.l4_offset);
         const uint8_t* src = v6 ? ip + 8 : ip + 12;
         const uint8_t* dst = v6 ? ip + 24 : ip + 16;
-        if (proxy_->stack().has_connection(v6 ? 6 : 4, src, rd16(th), dst, rd16(th + 2))) {
-            strip_to_ip(m, info);
-            proxy_->input(m, routes_, micros(now));
+        if (proxy_->input_connected(m, info.l3_offset, v6 ? 6 : 4, src, rd16(th), dst, rd16(th + 2), routes_,
+                                    micros(now)))
             return true;
-        }
     }
     drop_reason why = drop_reason::nat_untranslatable;
     unsigned owner = 0;

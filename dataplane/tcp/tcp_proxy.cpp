@@ -113,6 +113,19 @@ void tcp_proxy::input(rte_mbuf* m, const route_lookup& routes, uint64_t now_us) 
     routes_ = nullptr;
 }
 
+bool tcp_proxy::input_connected(rte_mbuf* m, uint16_t l3_offset, uint8_t family, const uint8_t* saddr, uint16_t sport,
+                                const uint8_t* daddr, uint16_t dport, const route_lookup& routes,
+                                uint64_t now_us) noexcept {
+    // One lookup: L2 goes first (the addresses stay where they are) and comes back on a miss.
+    rte_pktmbuf_adj(m, l3_offset);
+    now_ = now_us;
+    routes_ = &routes;
+    bool taken = stack_->input_connected(m, family, saddr, sport, daddr, dport, now_us);
+    routes_ = nullptr;
+    if (!taken) rte_pktmbuf_prepend(m, l3_offset);
+    return taken;
+}
+
 void tcp_proxy::poll(uint64_t now_us) noexcept {
     now_ = now_us;
     stack_->poll(now_us);

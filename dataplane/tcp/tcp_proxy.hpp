@@ -53,6 +53,10 @@ public:
     void adopt(const l4::l4_runtime* rt, uint64_t now_us) noexcept;
     // A TCP segment (data at the IP header) for the stack. `routes` gives egress MTUs.
     void input(rte_mbuf* m, const route_lookup& routes, uint64_t now_us) noexcept;
+    // input() when the segment (IP header at `ip`, still behind L2 in `m`) belongs to a
+    // connection: strips L2 and takes it. False: not a connection's; the packet is untouched.
+    bool input_connected(rte_mbuf* m, uint16_t l3_offset, uint8_t family, const uint8_t* saddr, uint16_t sport,
+                         const uint8_t* daddr, uint16_t dport, const route_lookup& routes, uint64_t now_us) noexcept;
     void poll(uint64_t now_us) noexcept;
     uint16_t drain(rte_mbuf** out, uint16_t max) noexcept { return stack_->drain(out, max); }
     uint16_t pending_output() const noexcept { return stack_->pending_output(); }

@@ -523,7 +523,7 @@ struct tcp_stack::impl {
 
     // ---- input --------------------------------------------------------------------------------
     bool parse(rte_mbuf* m, segment& s) noexcept;
-    void input(rte_mbuf* m) noexcept;
+    void input(rte_mbuf* m, tcp_conn* hint = nullptr) noexcept;
     void on_listen(int li, segment& s) noexcept;
     void on_syn_sent(tcp_conn* c, segment& s) noexcept;
     void on_segment(tcp_conn* c, segment& s) noexcept;
@@ -1052,15 +1052,19 @@ void tcp_stack::impl::output(tcp_conn* c) noexcept {
 
 bool tcp_stack::impl::parse(rte_mbuf* m, segment& s) noexcept {
     s.m = m;
+    auto bad = [this] {
+        count(ctr.malformed);
+        return false;
+    };
     uint32_t avail = m->data_len;
     const uint8_t* ip = rte_pktmbuf_mtod(m, const uint8_t*);
-    if (avail < 20) return false;
+    if (avail < 20) return bad();
     uint32_t l3, total;
     if ((ip[0] >> 4) == 4) {
         l3 = (ip[0] & 0x0f) * 4u;
         total = rd16(ip + 2);
-        if (l3 < 20 || total > avail || total < l3 + 20 || ip[9] != 6) return false;
-        if ((rd16(ip + 6) & 0x3fff) != 0) return false;  // fragments are not reassembled here
+        if (l3 < 20 || total > avail || total < l3 + 20 || ip[9] != 6) return bad();
+        if ((rd16(ip + 6) & 0x3fff) != 0) return bad();  // fragments are not reassembled here
         s.key.family = 4;
         std::memset(s.key.laddr, 0, 16);
         std::memset(s.key.raddr, 0, 16);
@@ -1074,10 +1078,10 @@ bool tcp_stack::impl::parse(rte_mbuf* m, segment& s) noexcept {
             }
         }
     } else if ((ip[0] >> 4) == 6) {
-        if (avail < 60 || ip[6] != 6) return false;  // extension headers: not for the stack
+        if (avail < 60 || ip[6] != 6) return bad();  // extension headers: not for the stack
         l3 = 40;
         total = 40u + rd16(ip + 4);
-        if (total > avail || total < 60) return false;
+        if (total > avail || total < 60) return bad();
         s.key.family = 6;
         std::memcpy(s.key.laddr, ip + 24, 16);
         std::memcpy(s.key.raddr, ip + 8, 16);
@@ -1089,7 +1093,7 @@ bool tcp_stack::impl::parse(rte_mbuf* m, segment& s) noexcept {
             }
         }
     } else {
-        return false;
+        return bad();
     }
     const uint8_t* t = ip + l3;
     uint32_t off = (t[12] >> 4) * 4u;
@@ -1952,15 +1956,14 @@ void tcp_stack::impl::on_segment(tcp_conn* c, segment& s) noexcept {
     output(c);
 }
 
-void tcp_stack::impl::input(rte_mbuf* m) noexcept {
+void tcp_stack::impl::input(rte_mbuf* m, tcp_conn* hint) noexcept {
     segment s;
     count(ctr.segments_in);
     if (!parse(m, s)) {
-        if (s.m == m) count(ctr.malformed);
         rte_pktmbuf_free(m);
         return;
     }
-    tcp_conn* c = lookup(s.key);
+    tcp_conn* c = hint != nullptr ? hint : lookup(s.key);
     if (c == nullptr) {
         int li = find_listener(s.key.family, s.key.laddr, s.key.lport);
         if (li >= 0) {
@@ -2381,6 +2384,21 @@ bool tcp_stack::has_connection(uint8_t family, const uint8_t* saddr, uint16_t sp
     k.lport = dport;
     k.rport = sport;
     return p_->lookup(k) != nullptr;
+}
+
+bool tcp_stack::input_connected(rte_mbuf* m, uint8_t family, const uint8_t* saddr, uint16_t sport, const uint8_t* daddr,
+                                uint16_t dport, uint64_t now_us) noexcept {
+    conn_key k{};
+    k.family = family;
+    std::memcpy(k.laddr, daddr, family == 6 ? 16 : 4);
+    std::memcpy(k.raddr, saddr, family == 6 ? 16 : 4);
+    k.lport = dport;
+    k.rport = sport;
+    tcp_conn* c = p_->lookup(k);
+    if (c == nullptr) return false;
+    call_guard g(*p_, now_us);
+    p_->input(m, c);
+    return true;
 }
 
 void tcp_stack::input(rte_mbuf* m, uint64_t now_us) noexcept {

@@ -213,6 +213,10 @@ public:
     // checksum already verified). The stack owns it afterwards (kept as payload or freed).
     // Segments for no connection and no listener are answered with RST (RFC 9293 3.10.7.1).
     void input(rte_mbuf* m, uint64_t now_us) noexcept;
+    // input() for a segment of an existing connection, looked up once by the caller's tuple
+    // (source = the peer); false, and the packet untouched, when there is no such connection.
+    bool input_connected(rte_mbuf* m, uint8_t family, const uint8_t* saddr, uint16_t sport, const uint8_t* daddr,
+                         uint16_t dport, uint64_t now_us) noexcept;
     // Timers (RTO, delayed ACK, persist, keepalive, TIME_WAIT). Call often (each loop iteration).
     void poll(uint64_t now_us) noexcept;
     // Takes up to `max` packets the stack wants sent (data at the IP header, checksums filled).
