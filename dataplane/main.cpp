@@ -867,6 +867,8 @@ int run(int argc, char** argv) {
         if (!proxy) die(proxy.error_message());
         c.proxy = proxy.value().release();
         c.fwd->attach_proxy(c.proxy);
+        l4w.value()->set_tcp_stack(&c.proxy->stack());
+        c.proxy->set_flow_table(&l4w.value()->flows());
         l4w.value()->set_log_ring(acl_log);
         c.handoff = handoff[w];
         control.add_worker(punt, c.inject);

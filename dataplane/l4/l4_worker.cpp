@@ -1,5 +1,7 @@
 #include "dataplane/l4/l4_worker.hpp"
 
+#include "dataplane/tcp/tcp_stack.hpp"
+
 #include <rte_errno.h>
 #include <rte_hash_crc.h>
 #include <rte_ip.h>
@@ -764,6 +766,12 @@ verdict l4_worker::on_icmp_error(rte_mbuf* m, packet_info& info, uint16_t ifinde
     return verdict::pass;
 }
 
+bool l4_worker::port_free(const flow_key& t1) const noexcept {
+    if (flows_->contains(t1)) return false;
+    return tcp_ == nullptr || t1.proto != ip_proto::tcp ||
+           !tcp_->has_connection(t1.family, t1.src, t1.sport, t1.dst, t1.dport);
+}
+
 bool l4_worker::pick_port(flow_key& t1, uint16_t preferred, uint16_t lo, uint16_t hi) noexcept {
     // t1 is the reply tuple with its destination port to be chosen. The port must belong to this
     // worker (p % workers == id), so that the worker owning the session also owns the replies.
@@ -772,7 +780,7 @@ bool l4_worker::pick_port(flow_key& t1, uint16_t preferred, uint16_t lo, uint16_
     };
     if (usable(preferred)) {
         t1.dport = preferred;
-        if (!flows_->contains(t1)) return true;
+        if (port_free(t1)) return true;
     }
     uint32_t range = uint32_t{hi} - lo + 1;
     for (int tries = 0; tries < 32; ++tries) {
@@ -780,7 +788,7 @@ bool l4_worker::pick_port(flow_key& t1, uint16_t preferred, uint16_t lo, uint16_
         p = p - p % n_workers_ + id_;
         if (!usable(p)) continue;
         t1.dport = static_cast<uint16_t>(p);
-        if (!flows_->contains(t1)) return true;
+        if (port_free(t1)) return true;
     }
     // Nearly full: walk the range from a random start (bounded), so no free port is missed in
     // small pools.
@@ -790,7 +798,7 @@ bool l4_worker::pick_port(flow_key& t1, uint16_t preferred, uint16_t lo, uint16_
         uint32_t p = lo + (start + i) % range;
         if (!usable(p)) continue;
         t1.dport = static_cast<uint16_t>(p);
-        if (!flows_->contains(t1)) return true;
+        if (port_free(t1)) return true;
     }
     return false;
 }

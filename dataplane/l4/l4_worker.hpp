@@ -19,6 +19,9 @@
 namespace meshgate::dataplane {
 struct route_lookup;
 }
+namespace meshgate::dataplane::tcp {
+class tcp_stack;
+}
 
 namespace meshgate::dataplane::l4 {
 
@@ -96,6 +99,9 @@ public:
     // Where "log" rules record the flows they let in (an rte_ring of acl_log_record elements,
     // multi-producer; full: the record is dropped, the acl_logged counter still counts).
     void set_log_ring(rte_ring* r) noexcept { log_ring_ = r; }
+    // The worker's TCP stack: NAT ports its connections use are not handed out (they may share
+    // a source address with full-NAT services).
+    void set_tcp_stack(const tcp::tcp_stack* s) noexcept { tcp_ = s; }
 
     // Adopts a newly published runtime (per-worker rate buckets are reset); nothing when it is
     // the current one. Worker thread.
@@ -149,6 +155,7 @@ private:
     uint32_t open_service_session(const service_rt& sv, int32_t b, const flow_key& k, hash_sig_t sig, uint64_t now,
                                   drop_reason& why) noexcept;
     bool pick_port(flow_key& t1, uint16_t preferred, uint16_t lo, uint16_t hi) noexcept;
+    bool port_free(const flow_key& t1) const noexcept;
     bool snat_eim(flow_key& t1, const flow_key& t0, const snat_rt& pool, const uint8_t* addr,
                   uint32_t& mapping) noexcept;
     bool acl_allows(const flow_key& k, uint16_t ifindex, bool has_ports) noexcept;
@@ -192,6 +199,7 @@ private:
     uint32_t eim_n_free_ = 0;
     uint32_t half_open_ = 0;
     rte_ring* log_ring_ = nullptr;
+    const tcp::tcp_stack* tcp_ = nullptr;
     uint64_t next_poll_ = 0;
     const route_lookup* routes_ = nullptr;  // of the current process() call
     uint32_t too_big_mtu_ = 0;

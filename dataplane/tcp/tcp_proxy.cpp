@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dataplane/l4/flow_table.hpp"
 #include "dataplane/l4/l4_runtime.hpp"
 #include "dataplane/runtime.hpp"
 
@@ -51,6 +52,23 @@ result<std::unique_ptr<tcp_proxy>> tcp_proxy::create(const stack_config& cfg, rt
 }
 
 tcp_proxy::~tcp_proxy() = default;
+
+void tcp_proxy::set_flow_table(const l4::flow_table* flows) noexcept {
+    flows_ = flows;
+    stack_->set_port_filter(
+        [](void* ctx, uint8_t family, const uint8_t* laddr, uint16_t lport, const uint8_t* raddr, uint16_t rport) {
+            // The reply tuple of a NAT session to the same backend from the same address and port.
+            l4::flow_key k{};
+            std::memcpy(k.src, raddr, family == 6 ? 16 : 4);
+            std::memcpy(k.dst, laddr, family == 6 ? 16 : 4);
+            k.sport = rport;
+            k.dport = lport;
+            k.proto = 6;
+            k.family = family;
+            return static_cast<const l4::flow_table*>(ctx)->contains(k);
+        },
+        const_cast<l4::flow_table*>(flows));
+}
 
 void tcp_proxy::adopt(const l4::l4_runtime* rt, uint64_t now_us) noexcept {
     now_ = now_us;

@@ -23,7 +23,8 @@ struct route_lookup;
 }
 namespace meshgate::dataplane::l4 {
 struct l4_runtime;
-}
+class flow_table;
+}  // namespace meshgate::dataplane::l4
 
 namespace meshgate::dataplane::tcp {
 
@@ -61,6 +62,8 @@ public:
     uint16_t drain(rte_mbuf** out, uint16_t max) noexcept { return stack_->drain(out, max); }
     uint16_t pending_output() const noexcept { return stack_->pending_output(); }
     bool has_listeners() const noexcept { return n_listeners_ > 0; }
+    // The worker's L4 sessions: backend connections never take a tuple a NAT session holds.
+    void set_flow_table(const l4::flow_table* flows) noexcept;
     tcp_stack& stack() noexcept { return *stack_; }
     const tcp_stack& stack() const noexcept { return *stack_; }
     const proxy_counters& counters() const noexcept { return pc_; }
@@ -87,6 +90,7 @@ private:
     std::unique_ptr<tcp_stack> stack_;
     core_counters* ctr_ = nullptr;
     const l4::l4_runtime* rt_ = nullptr;
+    const l4::flow_table* flows_ = nullptr;
     uint64_t rt_serial_ = 0;
     const route_lookup* routes_ = nullptr;  // of the current input() call
     uint64_t now_ = 0;

@@ -208,6 +208,8 @@ struct tcp_stack::impl {
     uint64_t now = 0;  // µs, of the current call
     uint64_t start_us = 0;
     uint16_t port_min = 32768, port_max = 60999;
+    tcp_stack::port_filter port_taken = nullptr;
+    void* port_ctx = nullptr;
     uint16_t next_port = 0;
     uint16_t ip_id = 0;
     uint32_t ooo_total = 0;
@@ -2290,6 +2292,11 @@ void tcp_stack::unlisten(int id) noexcept {
     p_->listeners[id].used = false;
 }
 
+void tcp_stack::set_port_filter(port_filter f, void* ctx) noexcept {
+    p_->port_taken = f;
+    p_->port_ctx = ctx;
+}
+
 void tcp_stack::set_port_range(uint16_t port_min, uint16_t port_max) noexcept {
     if (port_min == 0 || port_min > port_max) return;
     p_->port_min = port_min;
@@ -2319,7 +2326,8 @@ tcp_conn* tcp_stack::connect(uint8_t family, const uint8_t* laddr, uint16_t lpor
             if (p % s.workers != s.worker) continue;
             k.lport = p;
             tcp_conn* old = s.lookup(k);
-            if (old == nullptr) {
+            if (old == nullptr &&
+                (s.port_taken == nullptr || !s.port_taken(s.port_ctx, family, k.laddr, p, k.raddr, rport))) {
                 found = true;
                 break;
             }

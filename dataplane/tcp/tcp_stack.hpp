@@ -198,6 +198,11 @@ public:
     bool has_connection(uint8_t family, const uint8_t* saddr, uint16_t sport, const uint8_t* daddr,
                         uint16_t dport) const noexcept;
     void set_port_range(uint16_t port_min, uint16_t port_max) noexcept;
+    // Ports connect() must not pick although the stack has no connection on them (another
+    // user of the same address, e.g. NAT sessions): the filter returns true for a taken tuple.
+    using port_filter = bool (*)(void* ctx, uint8_t family, const uint8_t* laddr, uint16_t lport, const uint8_t* raddr,
+                                 uint16_t rport);
+    void set_port_filter(port_filter f, void* ctx) noexcept;
     void set_callbacks(tcp_conn* c, const callbacks& cb, void* ctx) noexcept;
     void* context(const tcp_conn* c) const noexcept;
     // A user timeout (RFC 9293 3.8.3 spirit): with no segment received for `us` (0: off), the
