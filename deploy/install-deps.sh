@@ -20,6 +20,8 @@ PKGS=(
   libyang2-dev libnetconf2-dev libssh-dev libyuma-base libcrypt-dev python3-ncclient openssh-client openssl
   # telemetry tests: a real Prometheus, headless Chromium driven over DevTools
   prometheus chromium python3-websocket
+  # tcp-proxy: packet loss in the lab test (nft numgen), the peer proxy of perf/tcp-proxy.sh
+  nftables haproxy
 )
 # The live dashboard's Chart.js comes from npm (telemetry/dashboard); any node/npm already here will do.
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)

@@ -611,28 +611,7 @@ start_servers() {
             a=${a%/*}
             if [[ $a == *:* ]]; then listen+="    listen [$a]:80;"$'\n'; else listen+="    listen $a:80;"$'\n'; fi
         done
-        cat >"$dir/nginx.conf" <<EOF
-# perf/l4.sh backend in $ns: one response per connection (keepalive off).
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_timeout 0;
-  lingering_close off;
-  default_type text/plain;
-  client_body_temp_path $dir/body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  server {
-$listen    location / { return 200 "\$server_addr\n"; }
-  }
-}
-EOF
+        perf_nginx_conf "$dir" "$listen" "perf/l4.sh backend in $ns: one response per connection (keepalive off)."
         start_bg "nginx in $ns" "$dir/stdout.log" ip netns exec "$ns" nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf"
     done
     start_bg "iperf3 server 198.18.2.10" "$TMP/iperf3-server-v4.log" ip netns exec mg-srv1 iperf3 -s -B 198.18.2.10 -p 5201

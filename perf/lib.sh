@@ -9,6 +9,7 @@
 #                            members, starting with a comma (taps, telemetry, ...)
 #   eal_args PREFIX          EAL arguments (the caller records PREFIX in PREFIXES)
 #   cpu_mark / other_load_since / check_contention   other processes' CPU use during a run
+#   busy_mark / busy_since   whole-machine CPU use during a load (BUSY_CORES, BUSY_PCT)
 #   run_dataplane N [CONFIG [NAME]]   one data-plane run; sets DP_MPPS
 #   perf_busy_check          warns when the CPUs are busy before the benchmark
 #   best VALUE...            the largest
@@ -183,6 +184,23 @@ check_contention() { # NAME OTHER%
         info "warning: $1: other processes used $2% of the CPUs during the run: this run is probably low"
 }
 
+# The whole machine's CPU use during a measurement, every process and the kernel (user, nice,
+# system, irq and softirq jiffies of all CPUs in /proc/stat): busy_mark, run the load, busy_since.
+# busy_since sets BUSY_CORES (CPU seconds used per wall-clock second: "cores used") and BUSY_PCT
+# (of all CPUs). Either may run in a subshell.
+BUSY_MARK=""
+busy_mark() { BUSY_MARK="$(cpu_ticks) $(date +%s.%N)"; }
+busy_since() {
+    local b0 t0 w0 b1 t1 w1
+    read -r b0 t0 w0 <<<"$BUSY_MARK"
+    read -r b1 t1 <<<"$(cpu_ticks)"
+    w1=$(date +%s.%N)
+    # shellcheck disable=SC2034 # for the caller
+    BUSY_CORES=$(awk -v b=$((b1 - b0)) -v hz="$CLK_TCK" -v w="$w0" -v x="$w1" 'BEGIN { printf "%.2f", b / hz / (x - w) }')
+    # shellcheck disable=SC2034 # for the caller
+    BUSY_PCT=$(awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN { printf "%d", b * 100 / (t + 1) }')
+}
+
 # Warn when something else is using the CPUs (a build, say): results would be low and noisy.
 perf_busy_check() {
     local busy
@@ -265,3 +283,31 @@ worker_schedstat() {
 }
 
 best() { printf '%s\n' "$@" | sort -g | tail -n1; }
+
+# perf_nginx_conf DIR LISTEN COMMENT: DIR/nginx.conf for a backend that answers every connection
+# with its own address and closes it (keepalive off); LISTEN holds the "    listen ...;" lines.
+perf_nginx_conf() {
+    local dir=$1 listen=$2 comment=$3
+    cat >"$dir/nginx.conf" <<EOF
+# $comment
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_timeout 0;
+  lingering_close off;
+  default_type text/plain;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  server {
+$listen    location / { return 200 "\$server_addr\n"; }
+  }
+}
+EOF
+}

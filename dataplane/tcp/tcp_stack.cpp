@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dataplane/l4/syn_cookie.hpp"
+#include "dataplane/tcp/checksum.hpp"
 #include "dataplane/tcp/congestion.hpp"
 #include "dataplane/tcp/sack_scoreboard.hpp"
 #include "dataplane/tcp/seq.hpp"
@@ -821,12 +822,12 @@ void tcp_stack::impl::emit(tcp_conn* c, uint8_t flags, uint32_t seq, uint32_t le
     wr16(t + 18, 0);
     if (ol) std::memcpy(t + 20, opts, ol);
     if (v6) {
-        wr16(t + 16, rte_be_to_cpu_16(rte_ipv6_udptcp_cksum_mbuf(m, reinterpret_cast<const rte_ipv6_hdr*>(p), ip_len)));
+        wr16(t + 16, rte_be_to_cpu_16(tcp_checksum(m, p, ip_len, true)));
         if (t[16] == 0 && t[17] == 0) wr16(t + 16, 0xffff);
     } else {
         auto* ip4 = reinterpret_cast<rte_ipv4_hdr*>(p);
         ip4->hdr_checksum = rte_ipv4_cksum(ip4);
-        wr16(t + 16, rte_be_to_cpu_16(rte_ipv4_udptcp_cksum_mbuf(m, ip4, ip_len)));
+        wr16(t + 16, rte_be_to_cpu_16(tcp_checksum(m, p, ip_len, false)));
     }
     if (flags & f_ack) {
         c->last_ack_sent = c->rcv_nxt;

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <vector>
 
+#include "dataplane/tcp/checksum.hpp"
 #include "dataplane/tcp/tcp_stack.hpp"
 #include "tests/support/eal_env.hpp"
 
@@ -104,12 +105,10 @@ void drain() {
                 if (rte_ipv4_cksum(reinterpret_cast<const rte_ipv4_hdr*>(ip)) != 0 &&
                     rte_ipv4_cksum(reinterpret_cast<const rte_ipv4_hdr*>(ip)) != 0xffff)
                     __builtin_trap();
-                if (rte_ipv4_udptcp_cksum_mbuf_verify(m, reinterpret_cast<const rte_ipv4_hdr*>(ip), l3) != 0)
-                    __builtin_trap();
+                if (tcp_checksum(m, ip, l3, false) != 0) __builtin_trap();
                 if ((uint32_t{ip[2]} << 8 | ip[3]) != m->pkt_len) __builtin_trap();
             } else {
-                if (rte_ipv6_udptcp_cksum_mbuf_verify(m, reinterpret_cast<const rte_ipv6_hdr*>(ip), l3) != 0)
-                    __builtin_trap();
+                if (tcp_checksum(m, ip, l3, true) != 0) __builtin_trap();
                 if ((uint32_t{ip[4]} << 8 | ip[5]) + 40 != m->pkt_len) __builtin_trap();
             }
             const uint8_t* t = ip + l3;
@@ -217,8 +216,7 @@ void segment(const uint8_t* r) {
     uint32_t plen = r[6] * 8u;
     for (uint32_t i = 0; i < plen && 20 + ol + i < sizeof t; ++i) t[20 + ol + i] = static_cast<uint8_t>(i);
     plen = std::min<uint32_t>(plen, static_cast<uint32_t>(sizeof t - 20 - ol));
-    if (r[2] == 64 && !(flags & 0x04))
-        g->peer_next = seq + plen + ((flags & 0x02) ? 1 : 0) + ((flags & 0x01) ? 1 : 0);
+    if (r[2] == 64 && !(flags & 0x04)) g->peer_next = seq + plen + ((flags & 0x02) ? 1 : 0) + ((flags & 0x01) ? 1 : 0);
     if (flags & 0x02) g->peer_next = seq + 1 + plen;
     g->peer_ts += 3;
     inject(t, 20 + ol + plen, v6 || g->family6);
