@@ -149,7 +149,9 @@ void forwarder::send_local(rte_mbuf* m, tx_batch& out) noexcept {
 
 void forwarder::process_handoff(rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept {
     if (l4_ != nullptr) refresh();
+    if (proxy_ != nullptr) proxy_->stack().begin_batch();
     for (uint16_t i = 0; i < n; ++i) handle(pkts[i]->port, pkts[i], now, out);
+    if (proxy_ != nullptr) proxy_->stack().end_batch();
 }
 
 void forwarder::hand_off(uint16_t port, rte_mbuf* m, unsigned owner) noexcept {
@@ -160,6 +162,7 @@ void forwarder::hand_off(uint16_t port, rte_mbuf* m, unsigned owner) noexcept {
 
 void forwarder::process(uint16_t port, rte_mbuf** pkts, uint16_t n, uint64_t now, tx_batch& out) noexcept {
     if (l4_ != nullptr) refresh();
+    if (proxy_ != nullptr) proxy_->stack().begin_batch();
     if (l4_on_) {
         // Session lookups for the whole burst at once (see l4_worker::stage).
         l4_->begin_burst();
@@ -182,6 +185,7 @@ void forwarder::process(uint16_t port, rte_mbuf** pkts, uint16_t n, uint64_t now
     }
     count(pc.rx_packets, n);
     count(pc.rx_bytes, bytes);
+    if (proxy_ != nullptr) proxy_->stack().end_batch();
 }
 
 void forwarder::enqueue_injected(rte_mbuf** pkts, uint16_t n, tx_batch& out) noexcept {

@@ -113,6 +113,8 @@ struct tcp_conn {
     uint16_t flags = 0;
     int16_t listener = -1;
     uint32_t index = 0;
+    uint32_t gen = 0;         // bumped on each reuse of the slot (deferred ACKs check it)
+    bool ack_urgent = false;  // the ACK owed may not wait for the end of a batch (RFC 5681 4.2)
     callbacks cb;
     void* ctx = nullptr;
     uint32_t rcv_buf = 0, snd_buf = 0;
@@ -275,7 +277,9 @@ struct tcp_stack::impl {
         uint32_t idx = free_list.back();
         free_list.pop_back();
         tcp_conn* c = &conns[idx];
+        uint32_t gen = c->gen + 1;
         *c = tcp_conn{};
+        c->gen = gen;
         c->index = idx;
         c->key = k;
         if (rte_hash_add_key_data(table, &c->key, c) < 0) {
@@ -352,6 +356,31 @@ struct tcp_stack::impl {
         if (tell) c->cb.on_closed(c->ctx, c, r);
         c->dead_next = dead;
         dead = c;
+    }
+
+    // ACKs owed while a batch of segments is processed (begin_batch/end_batch): one per
+    // connection at the end of the batch instead of one per two segments within it.
+    bool batching = false;
+    struct pending_ack {
+        tcp_conn* c;
+        uint32_t gen;
+    };
+    pending_ack acks[64];
+    uint32_t n_acks = 0;
+    void ack_soon(tcp_conn* c) noexcept {
+        if (!batching || c->ack_urgent) return send_ack(c);
+        for (uint32_t i = 0; i < n_acks; ++i)
+            if (acks[i].c == c && acks[i].gen == c->gen) return;
+        if (n_acks == 64) return send_ack(c);
+        acks[n_acks++] = {c, c->gen};
+    }
+    void flush_acks() noexcept {
+        for (uint32_t i = 0; i < n_acks; ++i) {
+            tcp_conn* c = acks[i].c;
+            if (c->gen == acks[i].gen && !(c->flags & cf_dead) && (c->flags & cf_ack_now) && c->st != tcp_state::closed)
+                send_ack(c);
+        }
+        n_acks = 0;
     }
 
     // Notifications due after the current API call (see recv()).
@@ -834,6 +863,7 @@ void tcp_stack::impl::emit(tcp_conn* c, uint8_t flags, uint32_t seq, uint32_t le
         c->t_delack = 0;
         c->unacked_segs = 0;
         c->flags &= static_cast<uint16_t>(~cf_ack_now);
+        c->ack_urgent = false;
     }
     if (flags & f_rst) count(ctr.resets_out);
     ++c->segs_out;
@@ -898,7 +928,7 @@ void tcp_stack::impl::output(tcp_conn* c) noexcept {
         case tcp_state::last_ack:
             break;
         default:
-            if (c->flags & cf_ack_now) send_ack(c);
+            if (c->flags & cf_ack_now) ack_soon(c);
             return;
     }
     bool sent_any = false;
@@ -1046,7 +1076,7 @@ void tcp_stack::impl::output(tcp_conn* c) noexcept {
         c->t_persist = now + iv;
         c->persist_backoff = 0;
     }
-    if (!sent_any && (c->flags & cf_ack_now)) send_ack(c);
+    if (!sent_any && (c->flags & cf_ack_now)) ack_soon(c);
     arm(c);
 }
 
@@ -1393,6 +1423,7 @@ void tcp_stack::impl::ack_policy(tcp_conn* c, bool immediate) noexcept {
     // within delack_us; at once for out-of-order data or filling a hole.
     if (immediate || c->unacked_segs >= 2 || cfg.delack_us == 0) {
         c->flags |= cf_ack_now;
+        c->ack_urgent = c->ack_urgent || immediate;  // not held to the end of a batch
         return;
     }
     if (c->t_delack == 0) c->t_delack = now + cfg.delack_us;
@@ -1562,6 +1593,7 @@ void tcp_stack::impl::process_data(tcp_conn* c, segment& s) noexcept {
         }
         note_sack(c, seq);
         c->flags |= cf_ack_now;  // RFC 5681 4.2: an immediate duplicate ACK
+        c->ack_urgent = true;
     }
 }
 
@@ -2408,6 +2440,15 @@ bool tcp_stack::input_connected(rte_mbuf* m, uint8_t family, const uint8_t* sadd
     call_guard g(*p_, now_us);
     p_->input(m, c);
     return true;
+}
+
+void tcp_stack::begin_batch() noexcept {
+    p_->batching = true;
+}
+
+void tcp_stack::end_batch() noexcept {
+    p_->batching = false;
+    p_->flush_acks();
 }
 
 void tcp_stack::input(rte_mbuf* m, uint64_t now_us) noexcept {

@@ -222,6 +222,11 @@ public:
     // (source = the peer); false, and the packet untouched, when there is no such connection.
     bool input_connected(rte_mbuf* m, uint8_t family, const uint8_t* saddr, uint16_t sport, const uint8_t* daddr,
                          uint16_t dport, uint64_t now_us) noexcept;
+    // A burst of input: ACKs due inside it (every second full-sized segment, out-of-order data)
+    // are sent once per connection at end_batch() rather than as each becomes due; data sent
+    // meanwhile carries them. Without a batch every ACK goes at once.
+    void begin_batch() noexcept;
+    void end_batch() noexcept;
     // Timers (RTO, delayed ACK, persist, keepalive, TIME_WAIT). Call often (each loop iteration).
     void poll(uint64_t now_us) noexcept;
     // Takes up to `max` packets the stack wants sent (data at the IP header, checksums filled).
