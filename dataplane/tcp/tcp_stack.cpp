@@ -126,6 +126,7 @@ struct tcp_conn {
     uint16_t smss = 536;  // payload per segment (options accounted separately)
     uint16_t peer_mss = 536;
     uint16_t adv_mss = 1460;
+    uint16_t rcv_mss = 536;  // largest segment received: "full-sized" for the ACK rule
     uint8_t snd_wscale = 0, rcv_wscale = 0;
     bool ws_ok = false, ts_ok = false, sack_ok = false;
     rte_mbuf* sq_head = nullptr;  // queued data starting at snd_una, linked through ->next
@@ -216,6 +217,8 @@ struct tcp_stack::impl {
     uint16_t next_port = 0;
     uint16_t ip_id = 0;
     uint32_t ooo_total = 0;
+    uint32_t min_iss = 0;  // a connection reopened from TIME-WAIT starts above this
+    bool min_iss_set = false;
     tcp_conn* tw_first = nullptr;  // oldest TIME_WAIT
     tcp_conn* tw_last = nullptr;
     uint32_t tw_count = 0;
@@ -719,6 +722,12 @@ void tcp_stack::impl::emit(tcp_conn* c, uint8_t flags, uint32_t seq, uint32_t le
         // SACK blocks (RFC 2018 4): the block with the most recent segment first, then others.
         if (c->sack_ok && c->ooo != nullptr && (flags & f_ack) && !(flags & f_rst)) {
             int maxb = c->ts_ok ? 3 : 4;
+            // On data, options count against the MSS (RFC 6691, MUST-16): blocks only where the
+            // segment has room for them.
+            if (len > 0) {
+                uint32_t room = uint32_t{c->smss} + (c->ts_ok ? 12u : 0u) - ol - std::min<uint32_t>(len, c->smss);
+                maxb = room >= 12 ? std::min<int>(maxb, static_cast<int>((room - 4) / 8)) : 0;
+            }
             seq_range blocks[4];
             int nb = 0;
             for (int i = 0; i < c->n_sack_hist && nb < maxb; ++i) {
@@ -967,7 +976,13 @@ void tcp_stack::impl::output(tcp_conn* c) noexcept {
             if (len == 0) break;
             // Sender SWS avoidance (RFC 9293 3.8.6.2.1): a full segment, or all that is queued, or at
             // least half the largest window the peer offered.
-            if (len < c->smss && len < unsent && len < c->max_snd_wnd / 2) break;
+            if (len < c->smss && len < unsent && len < c->max_snd_wnd / 2) {
+                // Held back: with nothing in flight the override timer sends it anyway
+                // (RFC 9293 3.8.6.2.1, MUST-38), on the persist timer.
+                if (c->snd_nxt == c->snd_una && c->t_persist == 0)
+                    c->t_persist = now + std::max<uint64_t>(cfg.persist_min_us, c->rto_us);
+                break;
+            }
             bool retx = seq_lt(c->snd_nxt, c->snd_max);
             // Skip data the peer already SACKed (after an RTO rewinds snd_nxt).
             if (retx && c->sack_ok && c->sb.sacked(c->snd_nxt)) {
@@ -1241,11 +1256,13 @@ void tcp_stack::impl::new_established(tcp_conn* c) noexcept {
     set_state(c, tcp_state::established);
     // RFC 6298 5.7: after a SYN (or SYN-ACK) timed out, data starts with an RTO of 3 s unless
     // an RTT was measured; otherwise the RTO from the estimator, not the handshake's backoff.
-    if (c->srtt_us != 0) {
+    if (c->retries > 0) {
+        c->rto_us = std::max<uint32_t>(3000000, cfg.rto_initial_us);
+    } else if (c->srtt_us != 0) {
         uint64_t rto = c->srtt_us + std::max<uint64_t>(1000, 4ull * c->rttvar_us);
         c->rto_us = static_cast<uint32_t>(std::clamp<uint64_t>(rto, cfg.rto_min_us, cfg.rto_max_us));
     } else {
-        c->rto_us = c->retries > 0 ? std::max<uint32_t>(3000000, cfg.rto_initial_us) : cfg.rto_initial_us;
+        c->rto_us = cfg.rto_initial_us;
     }
     c->retries = 0;
     c->t_rtx = 0;
@@ -1322,6 +1339,7 @@ void tcp_stack::impl::on_listen(int li, segment& s) noexcept {
             c->rcv_nxt = s.seq + 1;
             c->rcv_adv = c->rcv_nxt;
             c->iss = isn_for(s.key);
+            if (min_iss_set && seq_lt(c->iss, min_iss)) c->iss = min_iss;
             c->snd_una = c->iss;
             c->snd_nxt = c->iss + 1;
             c->snd_max = c->snd_nxt;
@@ -1393,15 +1411,17 @@ void tcp_stack::impl::on_syn_sent(tcp_conn* c, segment& s) noexcept {
         c->snd_wl2 = s.ack;
         new_established(c);
         c->flags |= cf_ack_now;
-        send_ack(c);
+        if (s.len == 0 && !(s.flags & f_fin)) send_ack(c);  // else the ACK covers the data too
         count(ctr.active_opens);
         if (c->cb.on_connected) c->cb.on_connected(c->ctx, c);
         if (c->flags & cf_dead) return;
         if (s.len > 0 || (s.flags & f_fin)) {
-            // Data with the SYN-ACK: treat as a segment starting at rcv_nxt.
+            // Data or a FIN with the SYN-ACK (RFC 9293 3.10.7.3: on at the sixth step): the rest of
+            // the segment, starting at RCV.NXT, as any segment in ESTABLISHED.
             s.seq += 1;
             s.flags &= static_cast<uint8_t>(~f_syn);
-            process_data(c, s);
+            on_segment(c, s);
+            return;
         }
         output(c);
         return;
@@ -1542,7 +1562,9 @@ void tcp_stack::impl::process_data(tcp_conn* c, segment& s) noexcept {
             count(ctr.bytes_in, s.len);
             // RFC 5681 4.2 / RFC 9293 3.8.6.3: every second full-sized segment is ACKed at once;
             // otherwise the delayed-ACK timer runs (a reply usually carries the ACK).
-            if (s.len >= static_cast<uint32_t>(c->adv_mss - (c->ts_ok ? 12u : 0u))) ++c->unacked_segs;
+            // Full-sized: as large as the largest segment the peer sent (its MSS may be below ours).
+            if (s.len > c->rcv_mss) c->rcv_mss = static_cast<uint16_t>(std::min<uint32_t>(s.len, 65535));
+            if (s.len >= c->rcv_mss) ++c->unacked_segs;
         } else if (m != nullptr) {
             rte_pktmbuf_free(m);
         }
@@ -1722,7 +1744,9 @@ bool tcp_stack::impl::process_ack(tcp_conn* c, segment& s) noexcept {
     if (c->sack_ok && s.o.n_sack > 0)
         newly_sacked = c->sb.update(seq_max(c->snd_una, s.ack), c->snd_max, s.o.sack, s.o.n_sack);
     // Zero-window probing goes on as long as the peer answers (RFC 9293 3.8.6.1).
-    if (c->t_persist != 0 && s.ack == c->snd_una) c->retries = 0;
+    // MUST-37: so does a retransmission into a zero window (a FIN, or data sent before the window
+    // closed) that the peer answers with a zero window.
+    if ((c->t_persist != 0 || s.wnd == 0) && s.ack == c->snd_una) c->retries = 0;
     if (seq_gt(s.ack, c->snd_una)) {
         uint32_t acked = s.ack - c->snd_una;
         uint32_t flight_before = flight(c);
@@ -1741,6 +1765,9 @@ bool tcp_stack::impl::process_ack(tcp_conn* c, segment& s) noexcept {
         if (seq_lt(c->snd_nxt, c->snd_una)) c->snd_nxt = c->snd_una;
         if (seq_lt(c->high_rxt, c->snd_una)) c->high_rxt = c->snd_una;
         c->sb.advance(c->snd_una);
+        // Reneging (RFC 2018 8): SND.UNA lands on data the peer had SACKed; its SACK reports no
+        // longer hold, so none is trusted until the peer reports again.
+        if (c->sack_ok && !c->sb.empty() && c->sb.sacked(c->snd_una)) c->sb.clear();
         c->retries = 0;
         c->dupacks = 0;
         if (c->flags & cf_in_recovery) {
@@ -1887,13 +1914,19 @@ void tcp_stack::impl::on_segment(tcp_conn* c, segment& s) noexcept {
     }
     if (c->st == tcp_state::time_wait && (s.flags & f_syn) && !(s.flags & (f_ack | f_rst)) &&
         (seq_gt(s.seq, c->rcv_nxt) || (c->ts_ok && s.o.has_ts && seq_gt(s.o.ts_val, c->ts_recent)))) {
-        // RFC 9293 3.10.7.4 / RFC 6191: a new incarnation from TIME-WAIT.
-        conn_key k = c->key;
-        finish(c, close_reason::normal, false);
-        reap();
-        int li = find_listener(k.family, k.laddr, k.lport);
-        if (li >= 0) on_listen(li, s);
-        return;
+        // RFC 1122 4.2.2.13 / RFC 6191: a new incarnation from TIME-WAIT, for a listener only,
+        // with an initial sequence number above everything the old one sent.
+        int li = find_listener(c->key.family, c->key.laddr, c->key.lport);
+        if (li >= 0) {
+            uint32_t floor = c->snd_max + 65536;
+            finish(c, close_reason::normal, false);
+            reap();
+            min_iss = floor;
+            min_iss_set = true;
+            on_listen(li, s);
+            min_iss_set = false;
+            return;
+        }
     }
     if (!ok) {
         if (c->st == tcp_state::time_wait && (s.flags & f_fin) && !(s.flags & f_rst)) {
@@ -2123,7 +2156,16 @@ void tcp_stack::impl::on_timer(tcp_conn* c) noexcept {
         // Zero-window probe: one byte beyond the window (RFC 9293 3.8.6.1), backed off.
         c->t_persist = 0;
         uint32_t data_end = c->snd_una + c->sq_bytes;
-        if (c->snd_wnd == 0 && seq_lt(c->snd_una, data_end)) {
+        if (c->snd_wnd > 0 && c->snd_nxt == c->snd_una && seq_lt(c->snd_nxt, data_end)) {
+            // The SWS override: what the window takes, now.
+            uint32_t len = std::min({data_end - c->snd_nxt, c->snd_wnd, static_cast<uint32_t>(c->smss)});
+            emit(c, f_ack | f_psh, c->snd_nxt, len, false);
+            c->bytes_out += len;
+            count(ctr.bytes_out, len);
+            c->snd_nxt += len;
+            if (seq_gt(c->snd_nxt, c->snd_max)) c->snd_max = c->snd_nxt;
+            if (c->t_rtx == 0) c->t_rtx = now + c->rto_us;
+        } else if (c->snd_wnd == 0 && seq_lt(c->snd_una, data_end)) {
             // The probe is the next byte of data, sent at SND.UNA (again on later probes).
             count(ctr.zero_window_probes);
             c->cur_m = nullptr;
