@@ -166,6 +166,7 @@ struct tcp_conn {
     uint32_t rxt_mark = 0;  // SND.MAX when SND.UNA was last retransmitted in recovery (0: none)
     uint32_t user_timeout_us = 0;
     uint64_t last_activity_us = 0;
+    uint64_t last_send_us = 0;    // last data segment sent (idle restart)
     tcp_conn* tw_next = nullptr;  // TIME_WAIT FIFO
     tcp_conn* tw_prev = nullptr;
     tcp_conn* dead_next = nullptr;
@@ -566,6 +567,13 @@ struct tcp_stack::impl {
     void process_data(tcp_conn* c, segment& s) noexcept;
     void apply_syn_options(tcp_conn* c, const seg_opts& o, bool ours_sent_ws) noexcept;
     void rtt_sample(tcp_conn* c, uint32_t rtt) noexcept;
+    // An RTT from an echoed timestamp (RFC 7323 4.3), unless the echo is from the future or
+    // older than the longest RTO (a stale or forged TSecr).
+    void ts_sample(tcp_conn* c, uint32_t ecr) noexcept {
+        uint32_t ms = ts_now(now) - ecr;
+        if (static_cast<int32_t>(ms) < 0 || ms > cfg.rto_max_us / 1000) return;
+        rtt_sample(c, ms * 1000);
+    }
     void ack_policy(tcp_conn* c, bool immediate) noexcept;
     void deliver_ooo(tcp_conn* c) noexcept;
     // on_peer_fin now if all data before the FIN was read. False: the connection is gone.
@@ -962,6 +970,10 @@ void tcp_stack::impl::output(tcp_conn* c) noexcept {
         }
     }
     uint32_t data_end = c->snd_una + c->sq_bytes;
+    // RFC 5681 4.1: after an idle period longer than the RTO, restart from the restart window.
+    if (c->snd_nxt == c->snd_una && c->last_send_us != 0 && now - c->last_send_us > c->rto_us &&
+        seq_lt(c->snd_nxt, data_end))
+        cc_on_idle_restart(c->cc);
     uint32_t wnd = std::min(c->snd_wnd, c->cc.cwnd);
     if ((c->flags & cf_in_recovery) && !c->sack_ok) wnd = std::min(c->snd_wnd, c->cc.cwnd);
     for (int guard = 0; guard < 1024; ++guard) {
@@ -1010,6 +1022,7 @@ void tcp_stack::impl::output(tcp_conn* c) noexcept {
                 c->rtt_start_us = now;
             }
             emit(c, fl, c->snd_nxt, len, false);
+            c->last_send_us = now;
             if (!retx) {
                 c->bytes_out += len;
                 count(ctr.bytes_out, len);
@@ -1401,7 +1414,7 @@ void tcp_stack::impl::on_syn_sent(tcp_conn* c, segment& s) noexcept {
     c->rcv_nxt = s.seq + 1;
     c->rcv_adv = c->rcv_nxt;
     apply_syn_options(c, s.o, true);
-    if (c->ts_ok && s.o.has_ts && ack_ok && s.o.ts_ecr != 0) rtt_sample(c, (ts_now(now) - s.o.ts_ecr) * 1000);
+    if (c->ts_ok && s.o.has_ts && ack_ok && s.o.ts_ecr != 0) ts_sample(c, s.o.ts_ecr);
     if (ack_ok) {
         if (!c->ts_ok && c->retries == 0) rtt_sample(c, static_cast<uint32_t>(now - c->rtt_start_us));
         c->snd_una = s.ack;
@@ -1683,7 +1696,7 @@ bool tcp_stack::impl::process_ack(tcp_conn* c, segment& s) noexcept {
             // The handshake's RTT: timestamps, or the SYN-ACK's send time unless it was sent
             // again (Karn, RFC 6298 3).
             if (c->ts_ok && s.o.has_ts && s.o.ts_ecr != 0) {
-                rtt_sample(c, (ts_now(now) - s.o.ts_ecr) * 1000);
+                ts_sample(c, s.o.ts_ecr);
             } else if (c->retries == 0 && c->rtt_start_us != 0) {
                 rtt_sample(c, static_cast<uint32_t>(now - c->rtt_start_us));
             }
@@ -1752,7 +1765,7 @@ bool tcp_stack::impl::process_ack(tcp_conn* c, segment& s) noexcept {
         uint32_t flight_before = flight(c);
         // RTT (RFC 7323 4.3 with timestamps, else one timed segment per RTT with Karn).
         if (c->ts_ok && s.o.has_ts && s.o.ts_ecr != 0) {
-            rtt_sample(c, (ts_now(now) - s.o.ts_ecr) * 1000);
+            ts_sample(c, s.o.ts_ecr);
         } else if ((c->flags & cf_rtt_timing) && seq_gt(s.ack, c->rtt_seq)) {
             c->flags &= static_cast<uint16_t>(~cf_rtt_timing);
             rtt_sample(c, static_cast<uint32_t>(now - c->rtt_start_us));
@@ -1958,6 +1971,8 @@ void tcp_stack::impl::on_segment(tcp_conn* c, segment& s) noexcept {
                 finish(c, close_reason::reset, false);
             } else if (c->st == tcp_state::closing || c->st == tcp_state::last_ack || c->st == tcp_state::time_wait) {
                 finish(c, close_reason::normal, true);
+            } else if (c->st == tcp_state::syn_received) {
+                finish(c, close_reason::refused, true);  // an active open (simultaneous): refused (MUST-11)
             } else {
                 finish(c, close_reason::reset, true);
             }

@@ -74,8 +74,8 @@ struct stack_config {
     uint8_t synack_retries = 5;        // SYN-ACK retransmissions (passive open)
     uint32_t delack_us = 40000;        // delayed ACK timer (RFC 9293 3.8.6.3: < 0.5 s)
     uint32_t time_wait_us = 60000000;  // 2*MSL
-    uint32_t keepalive_idle_us = 0;    // 0: no keepalives (RFC 9293 3.8.4: off by default)
-    uint32_t keepalive_interval_us = 75000000;
+    uint64_t keepalive_idle_us = 0;    // 0: no keepalives (RFC 9293 3.8.4: off by default)
+    uint64_t keepalive_interval_us = 75000000;
     uint8_t keepalive_probes = 9;
     uint32_t persist_min_us = 200000;        // zero-window probe interval, backed off to rto_max
     uint32_t half_open_budget = 1024;        // per listener; SYNs beyond it get SYN cookies
