@@ -359,8 +359,6 @@ cmd_up() {
   vip_row http://198.18.50.10/id "VIP 198.18.50.10 (full-NAT, 2 backends)"
   vip_row "http://[fd00:50::10]/id" "VIP fd00:50::10 (full-NAT, 2 backends)"
   vip_row http://198.18.50.46/id "VIP 198.18.50.46 (NAT46 to fd00:2::2)"
-  vip_row http://198.18.50.20/id "VIP 198.18.50.20 (tcp-proxy: TCP terminated in the data plane)"
-  vip_row "http://[fd00:50::20]/id" "VIP fd00:50::20 (tcp-proxy)"
 
   if start_mgmtd; then
     say "meshgate-mgmtd running: NETCONF 127.0.0.1:830, RESTCONF https://127.0.0.1:8443 (admin / meshgate)"

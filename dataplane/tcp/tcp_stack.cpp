@@ -22,7 +22,7 @@ namespace meshgate::dataplane::tcp {
 
 namespace {
 
-constexpr uint8_t f_fin = 0x01, f_syn = 0x02, f_rst = 0x04, f_psh = 0x08, f_ack = 0x10, f_urg = 0x20;
+constexpr uint8_t f_fin = 0x01, f_syn = 0x02, f_rst = 0x04, f_psh = 0x08, f_ack = 0x10;  // URG: not supported
 constexpr uint32_t max_listeners = 64;
 constexpr uint32_t out_ring_size = 4096;  // power of two
 constexpr uint32_t small_copy = 256;      // payload up to this is copied into the header mbuf
@@ -2055,7 +2055,8 @@ void tcp_stack::impl::input(rte_mbuf* m, tcp_conn* hint) noexcept {
             count(ctr.no_connection);
             send_rst_for(s);
         }
-        rte_pktmbuf_free(m);
+        // s.m, not m: a SYN-cookie ACK carrying data hands its mbuf to the new connection.
+        if (s.m != nullptr) rte_pktmbuf_free(s.m);
         return;
     }
     ++c->segs_in;

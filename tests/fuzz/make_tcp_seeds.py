@@ -61,6 +61,8 @@ def seeds():
     s["tiny_mss"] = seg(SYN, opt=4) + seg(ACK) + app(SEND, 10)
     flood = b"".join(seg(SYN, opt=1, port=p) for p in range(6))
     s["syn_cookies"] = flood + seg(ACK, port=5) + seg(ACK, port=4, ack=130)
+    # A cookie-completing ACK that carries data: the mbuf goes to the new connection.
+    s["syn_cookie_ack_with_data"] = flood + seg(ACK | PSH, port=5, plen=40) + app(RECV) + seg(ACK | FIN, port=5)
     s["unlisten"] = seg(SYN, opt=1) + app(LISTEN) + seg(ACK) + app(LISTEN) + passive()
     s["fin_wait_2_timeout"] = passive() + app(CLOSE) + seg(ACK) + clock(10, True)
     s["closing"] = passive() + app(SHUT) + seg(FIN | ACK, ack=127) + seg(ACK)

@@ -12,7 +12,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(parse pipeline nat l4 http push mgmt_edit restconf netconf)
 
 if [ ! -d "$BUILD" ]; then
-  CC=clang-14 CXX=clang++-14 meson setup "$BUILD" "$ROOT" -Dfuzzing=true -Dbuildtype=debugoptimized >/dev/null
+  CC=clang-14 CXX=clang++-14 meson setup "$BUILD" "$ROOT" -Dfuzzing=true -Dbuildtype=debugoptimized -Db_lto=false >/dev/null
 fi
 ninja -C "$BUILD" $(printf 'tests/fuzz/%s_fuzzer ' "${targets[@]}") >/dev/null
 

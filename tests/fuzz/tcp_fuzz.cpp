@@ -289,7 +289,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 break;
             case 3:
                 if (w.conn != nullptr) {
-                    while (rte_mbuf* m = w.st->recv(w.conn, UINT32_MAX, w.now)) rte_pktmbuf_free(m);
+                    // A callback run after recv() may end the connection (on_closed clears w.conn).
+                    while (w.conn != nullptr) {
+                        rte_mbuf* m = w.st->recv(w.conn, UINT32_MAX, w.now);
+                        if (m == nullptr) break;
+                        rte_pktmbuf_free(m);
+                    }
                     drain();
                 }
                 break;
