@@ -40,6 +40,7 @@ result<std::unique_ptr<tcp_proxy>> tcp_proxy::create(const stack_config& cfg, rt
     // below the health probes' (l4_runtime.hpp probe_port_min).
     p->stack_->set_port_range(32768, 60999);
     p->ctr_ = ctr;
+    p->listeners_.reserve(64);  // the stack's listener limit: adopt() on the worker never allocates
     p->splices_.resize(cfg.max_connections / 2 + 1);
     p->free_.reserve(p->splices_.size());
     for (uint32_t i = static_cast<uint32_t>(p->splices_.size()); i-- > 0;) {

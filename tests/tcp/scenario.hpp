@@ -24,8 +24,8 @@ struct wild_u32 {
 struct opt_spec {
     enum class kind : uint8_t { mss, wscale, sack_ok, ts, sack, nop, eol, raw };
     kind k = kind::nop;
-    wild_u32 a;  // mss value, wscale shift, TS val
-    wild_u32 b;  // TS ecr
+    wild_u32 a;                                         // mss value, wscale shift, TS val
+    wild_u32 b;                                         // TS ecr
     std::vector<std::pair<uint32_t, uint32_t>> blocks;  // sack: left:right edges
     std::vector<uint8_t> bytes;                         // raw: bytes put as they are (injected only)
 };
@@ -36,8 +36,8 @@ struct seg_spec {
     bool ack_flag_any = false;  // `.?`: the ACK bit (and the ack field) not checked
     wild_u32 seq;
     uint32_t len = 0;
-    bool len_any = false;   // `(*)`: any payload length, content not checked
-    bool has_ack = false;   // an `ack` field was written
+    bool len_any = false;  // `(*)`: any payload length, content not checked
+    bool has_ack = false;  // an `ack` field was written
     wild_u32 ack;
     bool win_any = false;
     uint32_t win_lo = 0, win_hi = 0;  // `win W` or `win LO..HI`
@@ -49,39 +49,39 @@ struct seg_spec {
 };
 
 enum class verb : uint8_t {
-    inject,          // <
-    expect_out,      // >
-    maybe_out,       // ~ >
-    listen,          // listen ADDR:PORT
-    unlisten,        // unlisten
-    connect,         // connect LOCAL:PORT REMOTE:PORT
-    conn_decl,       // conn LOCAL:PORT REMOTE:PORT (a 4-tuple for injected segments, no app action)
-    send,            // send N [fails]
-    recv,            // recv N | recv all | recv none
-    shutdown,        // shutdown
-    close,           // close
-    abort,           // abort
-    expect_state,    // expect state NAME
-    expect_event,    // expect event NAME
-    expect_no_event, // expect no-event NAME
-    expect_no_conn,  // expect no-conn
-    expect_conns,    // expect conns N
-    expect_counter,  // expect counter NAME [OP] VALUE
-    expect_info,     // expect info FIELD [OP] VALUE
-    expect_readable, // expect readable N
-    expect_send_space,  // expect send_space [OP] N
-    expect_peer_closed, // expect peer_closed 0|1
-    wait,            // wait: advance the clock; nothing may have been emitted
-    relearn_isn,     // relearn-isn: the next SYN from the stack on this connection sets its ISN again
+    inject,              // <
+    expect_out,          // >
+    maybe_out,           // ~ >
+    listen,              // listen ADDR:PORT
+    unlisten,            // unlisten
+    connect,             // connect LOCAL:PORT REMOTE:PORT
+    conn_decl,           // conn LOCAL:PORT REMOTE:PORT (a 4-tuple for injected segments, no app action)
+    send,                // send N [fails]
+    recv,                // recv N | recv all | recv none
+    shutdown,            // shutdown
+    close,               // close
+    abort,               // abort
+    expect_state,        // expect state NAME
+    expect_event,        // expect event NAME
+    expect_no_event,     // expect no-event NAME
+    expect_no_conn,      // expect no-conn
+    expect_conns,        // expect conns N
+    expect_counter,      // expect counter NAME [OP] VALUE
+    expect_info,         // expect info FIELD [OP] VALUE
+    expect_readable,     // expect readable N
+    expect_send_space,   // expect send_space [OP] N
+    expect_peer_closed,  // expect peer_closed 0|1
+    wait,                // wait: advance the clock; nothing may have been emitted
+    relearn_isn,         // relearn-isn: the next SYN from the stack on this connection sets its ISN again
 };
 
 struct step {
     int line = 0;
-    std::string text;          // the line as written (for messages)
-    uint64_t t_us = 0;         // nominal time (microseconds from the scenario start)
-    bool t_range = false;      // `LO..HI` written
-    uint64_t t_hi_us = 0;      // with t_range
-    std::string conn = "c1";   // connection name
+    std::string text;         // the line as written (for messages)
+    uint64_t t_us = 0;        // nominal time (microseconds from the scenario start)
+    bool t_range = false;     // `LO..HI` written
+    uint64_t t_hi_us = 0;     // with t_range
+    std::string conn = "c1";  // connection name
     verb v = verb::wait;
     seg_spec seg;
     std::vector<std::string> args;

@@ -13,13 +13,12 @@ namespace {
 const char* const config_keys[] = {
     // stack_config
     "max_connections", "max_time_wait", "mss", "mss_floor", "wscale", "timestamps", "sack", "rcv_buf", "snd_buf",
-    "ooo_max_per_conn", "ooo_max_per_core", "rto_initial_us", "rto_min_us", "rto_max_us", "max_retries",
-    "syn_retries", "synack_retries", "delack_us", "time_wait_us", "keepalive_idle_us", "keepalive_interval_us",
-    "keepalive_probes", "persist_min_us", "half_open_budget", "challenge_acks_per_sec", "cc",
-    "initial_cwnd_segments", "tail_loss_probe",
+    "ooo_max_per_conn", "ooo_max_per_core", "rto_initial_us", "rto_min_us", "rto_max_us", "max_retries", "syn_retries",
+    "synack_retries", "delack_us", "time_wait_us", "keepalive_idle_us", "keepalive_interval_us", "keepalive_probes",
+    "persist_min_us", "half_open_budget", "challenge_acks_per_sec", "cc", "initial_cwnd_segments", "tail_loss_probe",
     // harness
-    "family", "local", "remote", "remote_port", "local_port", "tolerance_ms", "autorecv", "strict_psh",
-    "port_range", "step_ms"};
+    "family", "local", "remote", "remote_port", "local_port", "tolerance_ms", "autorecv", "strict_psh", "port_range",
+    "step_ms"};
 
 struct parse_error {
     std::string msg;
@@ -94,15 +93,32 @@ uint8_t parse_flags(const std::string& in, bool& ack_any) {
     }
     for (char c : s) {
         switch (c) {
-        case 'S': f |= f_syn; break;
-        case 'F': f |= f_fin; break;
-        case 'R': f |= f_rst; break;
-        case 'P': f |= f_psh; break;
-        case '.': f |= f_ack; break;
-        case 'U': f |= f_urg; break;
-        case 'E': f |= f_ece; break;
-        case 'W': f |= f_cwr; break;
-        default: throw parse_error{"bad flags '" + s + "' (use S F R P . U E W)"};
+            case 'S':
+                f |= f_syn;
+                break;
+            case 'F':
+                f |= f_fin;
+                break;
+            case 'R':
+                f |= f_rst;
+                break;
+            case 'P':
+                f |= f_psh;
+                break;
+            case '.':
+                f |= f_ack;
+                break;
+            case 'U':
+                f |= f_urg;
+                break;
+            case 'E':
+                f |= f_ece;
+                break;
+            case 'W':
+                f |= f_cwr;
+                break;
+            default:
+                throw parse_error{"bad flags '" + s + "' (use S F R P . U E W)"};
         }
     }
     return f;
@@ -210,8 +226,7 @@ seg_spec parse_segment(const std::string& rest, bool inject) {
         s.len = parse_u32(len_s, "length");
         if (!s.seq.any) {
             uint32_t end = parse_u32(end_s, "end");
-            if (end != s.seq.v + s.len)
-                throw parse_error{"END must be SEQ+LEN in '" + sq + "'"};
+            if (end != s.seq.v + s.len) throw parse_error{"END must be SEQ+LEN in '" + sq + "'"};
         } else if (end_s != "*") {
             throw parse_error{"with seq * write END as *"};
         }
@@ -254,7 +269,8 @@ seg_spec parse_segment(const std::string& rest, bool inject) {
         }
     }
     (void)win_seen;
-    if ((s.flags & f_ack) && !s.has_ack && !s.ack_flag_any) throw parse_error{"flag '.' set but no 'ack' field (use 'ack *' to skip)"};
+    if ((s.flags & f_ack) && !s.has_ack && !s.ack_flag_any)
+        throw parse_error{"flag '.' set but no 'ack' field (use 'ack *' to skip)"};
     if (!(s.flags & f_ack) && s.has_ack && !inject && !s.ack.any)
         throw parse_error{"'ack' field written without the '.' flag"};
     return s;
@@ -354,7 +370,8 @@ std::optional<scenario> parse_scenario_file(const std::string& path, std::string
                 auto gt = rest.find('>');
                 st.seg = parse_segment(trim(rest.substr(gt + 1)), false);
             } else if (vb == "listen" || vb == "conn") {
-                if (args.size() != (vb == "listen" ? 1u : 2u)) throw parse_error{vb + " needs address:port argument(s)"};
+                if (args.size() != (vb == "listen" ? 1u : 2u))
+                    throw parse_error{vb + " needs address:port argument(s)"};
                 st.v = vb == "listen" ? verb::listen : verb::conn_decl;
                 st.args = args;
             } else if (vb == "connect") {
@@ -376,17 +393,28 @@ std::optional<scenario> parse_scenario_file(const std::string& path, std::string
                 if (args.empty()) throw parse_error{"expect what?"};
                 const std::string& what = args[0];
                 std::vector<std::string> a(args.begin() + 1, args.end());
-                if (what == "state" && a.size() == 1) st.v = verb::expect_state;
-                else if (what == "event" && a.size() == 1) st.v = verb::expect_event;
-                else if (what == "no-event" && a.size() == 1) st.v = verb::expect_no_event;
-                else if (what == "no-conn" && a.empty()) st.v = verb::expect_no_conn;
-                else if (what == "conns" && a.size() == 1) st.v = verb::expect_conns;
-                else if (what == "counter" && (a.size() == 2 || a.size() == 3)) st.v = verb::expect_counter;
-                else if (what == "info" && (a.size() == 2 || a.size() == 3)) st.v = verb::expect_info;
-                else if (what == "readable" && a.size() == 1) st.v = verb::expect_readable;
-                else if (what == "send_space" && (a.size() == 1 || a.size() == 2)) st.v = verb::expect_send_space;
-                else if (what == "peer_closed" && a.size() == 1) st.v = verb::expect_peer_closed;
-                else throw parse_error{"unknown or malformed expect '" + rest + "'"};
+                if (what == "state" && a.size() == 1)
+                    st.v = verb::expect_state;
+                else if (what == "event" && a.size() == 1)
+                    st.v = verb::expect_event;
+                else if (what == "no-event" && a.size() == 1)
+                    st.v = verb::expect_no_event;
+                else if (what == "no-conn" && a.empty())
+                    st.v = verb::expect_no_conn;
+                else if (what == "conns" && a.size() == 1)
+                    st.v = verb::expect_conns;
+                else if (what == "counter" && (a.size() == 2 || a.size() == 3))
+                    st.v = verb::expect_counter;
+                else if (what == "info" && (a.size() == 2 || a.size() == 3))
+                    st.v = verb::expect_info;
+                else if (what == "readable" && a.size() == 1)
+                    st.v = verb::expect_readable;
+                else if (what == "send_space" && (a.size() == 1 || a.size() == 2))
+                    st.v = verb::expect_send_space;
+                else if (what == "peer_closed" && a.size() == 1)
+                    st.v = verb::expect_peer_closed;
+                else
+                    throw parse_error{"unknown or malformed expect '" + rest + "'"};
                 st.args = a;
             } else {
                 bool ok = false;
@@ -397,12 +425,18 @@ std::optional<scenario> parse_scenario_file(const std::string& path, std::string
                     }
                 }
                 if (!ok) throw parse_error{"unknown action '" + vb + "'"};
-                if (vb == "shutdown") st.v = verb::shutdown;
-                else if (vb == "close") st.v = verb::close;
-                else if (vb == "abort") st.v = verb::abort;
-                else if (vb == "wait") st.v = verb::wait;
-                else if (vb == "relearn-isn") st.v = verb::relearn_isn;
-                else st.v = verb::unlisten;
+                if (vb == "shutdown")
+                    st.v = verb::shutdown;
+                else if (vb == "close")
+                    st.v = verb::close;
+                else if (vb == "abort")
+                    st.v = verb::abort;
+                else if (vb == "wait")
+                    st.v = verb::wait;
+                else if (vb == "relearn-isn")
+                    st.v = verb::relearn_isn;
+                else
+                    st.v = verb::unlisten;
             }
             if (st.t_range && st.v != verb::expect_out)
                 throw parse_error{"a time range LO..HI is only for expected segments"};
@@ -428,7 +462,9 @@ std::optional<scenario> parse_scenario_file(const std::string& path, std::string
 }
 
 namespace {
-std::string render_wild(const wild_u32& w) { return w.any ? "*" : std::to_string(w.v); }
+std::string render_wild(const wild_u32& w) {
+    return w.any ? "*" : std::to_string(w.v);
+}
 }  // namespace
 
 std::string render_spec(const seg_spec& s, char dir) {
@@ -445,13 +481,19 @@ std::string render_spec(const seg_spec& s, char dir) {
     if (s.flags & f_ack) fl += '.';
     if (s.ack_flag_any) fl += ".?";
     out += fl + ' ';
-    if (s.len_any) out += render_wild(s.seq) + ":*(*)";
-    else if (s.seq.any) out += "*:*(" + std::to_string(s.len) + ")";
-    else out += std::to_string(s.seq.v) + ":" + std::to_string(s.seq.v + s.len) + "(" + std::to_string(s.len) + ")";
+    if (s.len_any)
+        out += render_wild(s.seq) + ":*(*)";
+    else if (s.seq.any)
+        out += "*:*(" + std::to_string(s.len) + ")";
+    else
+        out += std::to_string(s.seq.v) + ":" + std::to_string(s.seq.v + s.len) + "(" + std::to_string(s.len) + ")";
     if (s.has_ack) out += " ack " + render_wild(s.ack);
-    if (s.win_any) out += " win *";
-    else if (s.win_lo == s.win_hi) out += " win " + std::to_string(s.win_lo);
-    else out += " win " + std::to_string(s.win_lo) + ".." + std::to_string(s.win_hi);
+    if (s.win_any)
+        out += " win *";
+    else if (s.win_lo == s.win_hi)
+        out += " win " + std::to_string(s.win_lo);
+    else
+        out += " win " + std::to_string(s.win_lo) + ".." + std::to_string(s.win_hi);
     if (s.opts_any) {
         out += " <*>";
     } else if (!s.opts.empty()) {
@@ -461,17 +503,31 @@ std::string render_spec(const seg_spec& s, char dir) {
             if (!first) out += ",";
             first = false;
             switch (o.k) {
-            case opt_spec::kind::mss: out += "mss " + render_wild(o.a); break;
-            case opt_spec::kind::wscale: out += "wscale " + render_wild(o.a); break;
-            case opt_spec::kind::sack_ok: out += "sackOK"; break;
-            case opt_spec::kind::nop: out += "nop"; break;
-            case opt_spec::kind::eol: out += "eol"; break;
-            case opt_spec::kind::ts: out += "TS val " + render_wild(o.a) + " ecr " + render_wild(o.b); break;
-            case opt_spec::kind::raw: out += "raw"; break;
-            case opt_spec::kind::sack:
-                out += "sack";
-                for (auto& b : o.blocks) out += " " + std::to_string(b.first) + ":" + std::to_string(b.second);
-                break;
+                case opt_spec::kind::mss:
+                    out += "mss " + render_wild(o.a);
+                    break;
+                case opt_spec::kind::wscale:
+                    out += "wscale " + render_wild(o.a);
+                    break;
+                case opt_spec::kind::sack_ok:
+                    out += "sackOK";
+                    break;
+                case opt_spec::kind::nop:
+                    out += "nop";
+                    break;
+                case opt_spec::kind::eol:
+                    out += "eol";
+                    break;
+                case opt_spec::kind::ts:
+                    out += "TS val " + render_wild(o.a) + " ecr " + render_wild(o.b);
+                    break;
+                case opt_spec::kind::raw:
+                    out += "raw";
+                    break;
+                case opt_spec::kind::sack:
+                    out += "sack";
+                    for (auto& b : o.blocks) out += " " + std::to_string(b.first) + ":" + std::to_string(b.second);
+                    break;
             }
         }
         out += ">";

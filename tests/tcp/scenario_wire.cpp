@@ -69,8 +69,12 @@ void put32(uint8_t* p, uint32_t v) {
     put16(p, static_cast<uint16_t>(v >> 16));
     put16(p + 2, static_cast<uint16_t>(v));
 }
-uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-uint32_t get32(const uint8_t* p) { return static_cast<uint32_t>(get16(p)) << 16 | get16(p + 2); }
+uint16_t get16(const uint8_t* p) {
+    return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
+uint32_t get32(const uint8_t* p) {
+    return static_cast<uint32_t>(get16(p)) << 16 | get16(p + 2);
+}
 
 // The pseudo-header sum (not folded, not complemented) for the TCP checksum.
 uint32_t pseudo_sum(const addr& src, const addr& dst, size_t tcp_len) {
@@ -109,34 +113,34 @@ bool parse_tcp_options(const uint8_t* p, size_t n, wire_opts& o, std::string& wh
             return seen;
         };
         switch (kind) {
-        case 2:
-            if (len != 4 || dup(o.has_mss)) return why.empty() ? (why = "MSS option length != 4", false) : false;
-            o.has_mss = true;
-            o.mss = get16(p + i + 2);
-            break;
-        case 3:
-            if (len != 3 || dup(o.has_ws)) return why.empty() ? (why = "wscale option length != 3", false) : false;
-            o.has_ws = true;
-            o.ws = p[i + 2];
-            break;
-        case 4:
-            if (len != 2 || dup(o.sack_ok)) return why.empty() ? (why = "sackOK option length != 2", false) : false;
-            o.sack_ok = true;
-            break;
-        case 5:
-            if ((len - 2) % 8 != 0 || len < 10 || dup(o.has_sack))
-                return why.empty() ? (why = "SACK option bad length", false) : false;
-            o.has_sack = true;
-            for (size_t b = i + 2; b < i + len; b += 8) o.sack.emplace_back(get32(p + b), get32(p + b + 4));
-            break;
-        case 8:
-            if (len != 10 || dup(o.has_ts)) return why.empty() ? (why = "TS option length != 10", false) : false;
-            o.has_ts = true;
-            o.ts_val = get32(p + i + 2);
-            o.ts_ecr = get32(p + i + 6);
-            break;
-        default:
-            break;  // unknown options are skipped (we emit none)
+            case 2:
+                if (len != 4 || dup(o.has_mss)) return why.empty() ? (why = "MSS option length != 4", false) : false;
+                o.has_mss = true;
+                o.mss = get16(p + i + 2);
+                break;
+            case 3:
+                if (len != 3 || dup(o.has_ws)) return why.empty() ? (why = "wscale option length != 3", false) : false;
+                o.has_ws = true;
+                o.ws = p[i + 2];
+                break;
+            case 4:
+                if (len != 2 || dup(o.sack_ok)) return why.empty() ? (why = "sackOK option length != 2", false) : false;
+                o.sack_ok = true;
+                break;
+            case 5:
+                if ((len - 2) % 8 != 0 || len < 10 || dup(o.has_sack))
+                    return why.empty() ? (why = "SACK option bad length", false) : false;
+                o.has_sack = true;
+                for (size_t b = i + 2; b < i + len; b += 8) o.sack.emplace_back(get32(p + b), get32(p + b + 4));
+                break;
+            case 8:
+                if (len != 10 || dup(o.has_ts)) return why.empty() ? (why = "TS option length != 10", false) : false;
+                o.has_ts = true;
+                o.ts_val = get32(p + i + 2);
+                o.ts_ecr = get32(p + i + 6);
+                break;
+            default:
+                break;  // unknown options are skipped (we emit none)
         }
         i += len;
     }

@@ -41,8 +41,12 @@ bool g_verbose = false;
 
 // Byte patterns: the peer's data is keyed by absolute sequence number (so retransmissions and
 // overlaps carry the same bytes), the app's data by stream offset.
-inline uint8_t peer_byte(uint32_t seq) { return static_cast<uint8_t>((seq * 2654435761u) >> 24); }
-inline uint8_t app_byte(uint64_t off) { return static_cast<uint8_t>((static_cast<uint32_t>(off) * 2246822519u + 0x9e37u) >> 23); }
+inline uint8_t peer_byte(uint32_t seq) {
+    return static_cast<uint8_t>((seq * 2654435761u) >> 24);
+}
+inline uint8_t app_byte(uint64_t off) {
+    return static_cast<uint8_t>((static_cast<uint32_t>(off) * 2246822519u + 0x9e37u) >> 23);
+}
 
 std::string fmt_time(uint64_t us) {
     char b[32];
@@ -146,29 +150,46 @@ bool compare_op(const std::string& op, uint64_t got, uint64_t want) {
 
 std::string state_upper(ts::tcp_state s) {
     switch (s) {
-    case ts::tcp_state::closed: return "CLOSED";
-    case ts::tcp_state::listen: return "LISTEN";
-    case ts::tcp_state::syn_sent: return "SYN_SENT";
-    case ts::tcp_state::syn_received: return "SYN_RECEIVED";
-    case ts::tcp_state::established: return "ESTABLISHED";
-    case ts::tcp_state::fin_wait_1: return "FIN_WAIT_1";
-    case ts::tcp_state::fin_wait_2: return "FIN_WAIT_2";
-    case ts::tcp_state::close_wait: return "CLOSE_WAIT";
-    case ts::tcp_state::closing: return "CLOSING";
-    case ts::tcp_state::last_ack: return "LAST_ACK";
-    case ts::tcp_state::time_wait: return "TIME_WAIT";
+        case ts::tcp_state::closed:
+            return "CLOSED";
+        case ts::tcp_state::listen:
+            return "LISTEN";
+        case ts::tcp_state::syn_sent:
+            return "SYN_SENT";
+        case ts::tcp_state::syn_received:
+            return "SYN_RECEIVED";
+        case ts::tcp_state::established:
+            return "ESTABLISHED";
+        case ts::tcp_state::fin_wait_1:
+            return "FIN_WAIT_1";
+        case ts::tcp_state::fin_wait_2:
+            return "FIN_WAIT_2";
+        case ts::tcp_state::close_wait:
+            return "CLOSE_WAIT";
+        case ts::tcp_state::closing:
+            return "CLOSING";
+        case ts::tcp_state::last_ack:
+            return "LAST_ACK";
+        case ts::tcp_state::time_wait:
+            return "TIME_WAIT";
     }
     return "?";
 }
 
 const char* reason_name(ts::close_reason r) {
     switch (r) {
-    case ts::close_reason::normal: return "normal";
-    case ts::close_reason::reset: return "reset";
-    case ts::close_reason::refused: return "refused";
-    case ts::close_reason::timeout: return "timeout";
-    case ts::close_reason::aborted: return "aborted";
-    case ts::close_reason::connect_timeout: return "connect_timeout";
+        case ts::close_reason::normal:
+            return "normal";
+        case ts::close_reason::reset:
+            return "reset";
+        case ts::close_reason::refused:
+            return "refused";
+        case ts::close_reason::timeout:
+            return "timeout";
+        case ts::close_reason::aborted:
+            return "aborted";
+        case ts::close_reason::connect_timeout:
+            return "connect_timeout";
     }
     return "?";
 }
@@ -219,48 +240,86 @@ private:
                 return v;
             };
             const std::string& k = c.key;
-            if (k == "max_connections") cfg_.max_connections = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "max_time_wait") cfg_.max_time_wait = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "mss") cfg_.mss = static_cast<uint16_t>(num(65535));
-            else if (k == "mss_floor") cfg_.mss_floor = static_cast<uint16_t>(num(65535));
-            else if (k == "wscale") cfg_.wscale = static_cast<uint8_t>(num(14));
-            else if (k == "timestamps") cfg_.timestamps = num(1) != 0;
-            else if (k == "sack") cfg_.sack = num(1) != 0;
-            else if (k == "rcv_buf") cfg_.rcv_buf = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "snd_buf") cfg_.snd_buf = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "ooo_max_per_conn") cfg_.ooo_max_per_conn = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "ooo_max_per_core") cfg_.ooo_max_per_core = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "rto_initial_us") cfg_.rto_initial_us = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "rto_min_us") cfg_.rto_min_us = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "rto_max_us") cfg_.rto_max_us = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "max_retries") cfg_.max_retries = static_cast<uint8_t>(num(255));
-            else if (k == "syn_retries") cfg_.syn_retries = static_cast<uint8_t>(num(255));
-            else if (k == "synack_retries") cfg_.synack_retries = static_cast<uint8_t>(num(255));
-            else if (k == "delack_us") cfg_.delack_us = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "time_wait_us") cfg_.time_wait_us = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "keepalive_idle_us") cfg_.keepalive_idle_us = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "keepalive_interval_us") cfg_.keepalive_interval_us = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "keepalive_probes") cfg_.keepalive_probes = static_cast<uint8_t>(num(255));
-            else if (k == "persist_min_us") cfg_.persist_min_us = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "half_open_budget") cfg_.half_open_budget = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "challenge_acks_per_sec") cfg_.challenge_acks_per_sec = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "initial_cwnd_segments") cfg_.initial_cwnd_segments = static_cast<uint32_t>(num(UINT32_MAX));
-            else if (k == "tail_loss_probe") cfg_.tail_loss_probe = num(1) != 0;
+            if (k == "max_connections")
+                cfg_.max_connections = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "max_time_wait")
+                cfg_.max_time_wait = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "mss")
+                cfg_.mss = static_cast<uint16_t>(num(65535));
+            else if (k == "mss_floor")
+                cfg_.mss_floor = static_cast<uint16_t>(num(65535));
+            else if (k == "wscale")
+                cfg_.wscale = static_cast<uint8_t>(num(14));
+            else if (k == "timestamps")
+                cfg_.timestamps = num(1) != 0;
+            else if (k == "sack")
+                cfg_.sack = num(1) != 0;
+            else if (k == "rcv_buf")
+                cfg_.rcv_buf = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "snd_buf")
+                cfg_.snd_buf = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "ooo_max_per_conn")
+                cfg_.ooo_max_per_conn = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "ooo_max_per_core")
+                cfg_.ooo_max_per_core = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "rto_initial_us")
+                cfg_.rto_initial_us = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "rto_min_us")
+                cfg_.rto_min_us = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "rto_max_us")
+                cfg_.rto_max_us = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "max_retries")
+                cfg_.max_retries = static_cast<uint8_t>(num(255));
+            else if (k == "syn_retries")
+                cfg_.syn_retries = static_cast<uint8_t>(num(255));
+            else if (k == "synack_retries")
+                cfg_.synack_retries = static_cast<uint8_t>(num(255));
+            else if (k == "delack_us")
+                cfg_.delack_us = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "time_wait_us")
+                cfg_.time_wait_us = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "keepalive_idle_us")
+                cfg_.keepalive_idle_us = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "keepalive_interval_us")
+                cfg_.keepalive_interval_us = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "keepalive_probes")
+                cfg_.keepalive_probes = static_cast<uint8_t>(num(255));
+            else if (k == "persist_min_us")
+                cfg_.persist_min_us = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "half_open_budget")
+                cfg_.half_open_budget = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "challenge_acks_per_sec")
+                cfg_.challenge_acks_per_sec = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "initial_cwnd_segments")
+                cfg_.initial_cwnd_segments = static_cast<uint32_t>(num(UINT32_MAX));
+            else if (k == "tail_loss_probe")
+                cfg_.tail_loss_probe = num(1) != 0;
             else if (k == "cc") {
-                if (c.value == "cubic") cfg_.cc = ts::cc_algo::cubic;
-                else if (c.value == "newreno") cfg_.cc = ts::cc_algo::newreno;
-                else throw scenario_failure{c.line, "cc is cubic or newreno"};
+                if (c.value == "cubic")
+                    cfg_.cc = ts::cc_algo::cubic;
+                else if (c.value == "newreno")
+                    cfg_.cc = ts::cc_algo::newreno;
+                else
+                    throw scenario_failure{c.line, "cc is cubic or newreno"};
             } else if (k == "family") {
                 if (c.value != "4" && c.value != "6") throw scenario_failure{c.line, "family is 4 or 6"};
                 family = c.value;
-            } else if (k == "local") local = c.value;
-            else if (k == "remote") remote = c.value;
-            else if (k == "remote_port") remote_port_ = static_cast<uint16_t>(num(65535));
-            else if (k == "local_port") local_port_ = static_cast<uint16_t>(num(65535));
-            else if (k == "tolerance_ms") tol_us_ = num(100000) * 1000;
-            else if (k == "autorecv") autorecv_ = num(1) != 0;
-            else if (k == "step_ms") step_us_ = std::max<uint64_t>(1, num(60000)) * 1000;
-            else if (k == "strict_psh") strict_psh_ = num(1) != 0;
+            } else if (k == "local")
+                local = c.value;
+            else if (k == "remote")
+                remote = c.value;
+            else if (k == "remote_port")
+                remote_port_ = static_cast<uint16_t>(num(65535));
+            else if (k == "local_port")
+                local_port_ = static_cast<uint16_t>(num(65535));
+            else if (k == "tolerance_ms")
+                tol_us_ = num(100000) * 1000;
+            else if (k == "autorecv")
+                autorecv_ = num(1) != 0;
+            else if (k == "step_ms")
+                step_us_ = std::max<uint64_t>(1, num(60000)) * 1000;
+            else if (k == "strict_psh")
+                strict_psh_ = num(1) != 0;
             else if (k == "port_range") {
                 unsigned a = 0, b = 0;
                 if (std::sscanf(c.value.c_str(), "%u %u", &a, &b) != 2 || a > 65535 || b > 65535 || a > b)
@@ -385,7 +444,8 @@ private:
             r->lport = local_port_;
         }
         r->raddr = remote_;
-        if (r->raddr.family != r->laddr.family) fail_now("listener family differs from config family; set config family");
+        if (r->raddr.family != r->laddr.family)
+            fail_now("listener family differs from config family; set config family");
         r->rport = static_cast<uint16_t>(remote_port_ + (n == 0 ? 0 : n - 1));
         conns_.push_back(std::move(r));
         return conns_.back().get();
@@ -474,7 +534,8 @@ private:
                     uint32_t sq = rec->peer_isn + 1 + static_cast<uint32_t>(rec->received + got);
                     if (d[i] != peer_byte(sq)) {
                         char b[160];
-                        std::snprintf(b, sizeof b, "recv on %s: byte at stream offset %" PRIu64 " (seq %u) is 0x%02x, sent 0x%02x",
+                        std::snprintf(b, sizeof b,
+                                      "recv on %s: byte at stream offset %" PRIu64 " (seq %u) is 0x%02x, sent 0x%02x",
                                       rec->name.c_str(), rec->received + got, sq, d[i], peer_byte(sq));
                         rte_pktmbuf_free(m);
                         fail_now(b);
@@ -542,43 +603,52 @@ private:
         uint32_t rel = s.seq - base;
         if (!spec.seq.any && rel != spec.seq.v) d.push_back("seq");
         if (!spec.len_any && s.payload.size() != spec.len) d.push_back("length");
-        if (spec.has_ack && !spec.ack.any && !spec.ack_flag_any && (s.flags & f_ack) && s.ack != spec.ack.v) d.push_back("ack");
+        if (spec.has_ack && !spec.ack.any && !spec.ack_flag_any && (s.flags & f_ack) && s.ack != spec.ack.v)
+            d.push_back("ack");
         if (!spec.win_any && (s.win < spec.win_lo || s.win > spec.win_hi)) d.push_back("win");
         if (!spec.opts_any) {
             const wire_opts& o = s.opts;
             bool w_mss = false, w_ws = false, w_sok = false, w_ts = false, w_sack = false;
             for (const auto& e : spec.opts) {
                 switch (e.k) {
-                case opt_spec::kind::mss:
-                    w_mss = true;
-                    if (!o.has_mss) d.push_back("options (mss missing)");
-                    else if (!e.a.any && o.mss != e.a.v) d.push_back("options (mss value)");
-                    break;
-                case opt_spec::kind::wscale:
-                    w_ws = true;
-                    if (!o.has_ws) d.push_back("options (wscale missing)");
-                    else if (!e.a.any && o.ws != e.a.v) d.push_back("options (wscale value)");
-                    break;
-                case opt_spec::kind::sack_ok:
-                    w_sok = true;
-                    if (!o.sack_ok) d.push_back("options (sackOK missing)");
-                    break;
-                case opt_spec::kind::ts:
-                    w_ts = true;
-                    if (!o.has_ts) d.push_back("options (TS missing)");
-                    else {
-                        if (!e.a.any && o.ts_val != e.a.v) d.push_back("options (TS val)");
-                        if (!e.b.any && o.ts_ecr != e.b.v) d.push_back("options (TS ecr)");
-                    }
-                    break;
-                case opt_spec::kind::sack:
-                    w_sack = true;
-                    if (!o.has_sack) d.push_back("options (sack blocks missing)");
-                    else if (o.sack != e.blocks) d.push_back("options (sack blocks)");
-                    break;
-                case opt_spec::kind::nop:
-                case opt_spec::kind::eol:
-                case opt_spec::kind::raw: break;  // padding: layout is not a requirement
+                    case opt_spec::kind::mss:
+                        w_mss = true;
+                        if (!o.has_mss)
+                            d.push_back("options (mss missing)");
+                        else if (!e.a.any && o.mss != e.a.v)
+                            d.push_back("options (mss value)");
+                        break;
+                    case opt_spec::kind::wscale:
+                        w_ws = true;
+                        if (!o.has_ws)
+                            d.push_back("options (wscale missing)");
+                        else if (!e.a.any && o.ws != e.a.v)
+                            d.push_back("options (wscale value)");
+                        break;
+                    case opt_spec::kind::sack_ok:
+                        w_sok = true;
+                        if (!o.sack_ok) d.push_back("options (sackOK missing)");
+                        break;
+                    case opt_spec::kind::ts:
+                        w_ts = true;
+                        if (!o.has_ts)
+                            d.push_back("options (TS missing)");
+                        else {
+                            if (!e.a.any && o.ts_val != e.a.v) d.push_back("options (TS val)");
+                            if (!e.b.any && o.ts_ecr != e.b.v) d.push_back("options (TS ecr)");
+                        }
+                        break;
+                    case opt_spec::kind::sack:
+                        w_sack = true;
+                        if (!o.has_sack)
+                            d.push_back("options (sack blocks missing)");
+                        else if (o.sack != e.blocks)
+                            d.push_back("options (sack blocks)");
+                        break;
+                    case opt_spec::kind::nop:
+                    case opt_spec::kind::eol:
+                    case opt_spec::kind::raw:
+                        break;  // padding: layout is not a requirement
                 }
             }
             if (o.has_mss && !w_mss) d.push_back("options (unexpected mss)");
@@ -597,7 +667,8 @@ private:
                     break;
                 }
                 if (s.payload[i] != app_byte(off)) {
-                    d.push_back("payload (byte at stream offset " + std::to_string(off) + " differs from what the app sent)");
+                    d.push_back("payload (byte at stream offset " + std::to_string(off) +
+                                " differs from what the app sent)");
                     break;
                 }
             }
@@ -609,229 +680,260 @@ private:
 
     // ---------------------------------------------------------------- steps
     void check_quiet(const step& s) {
-        if (!q_.empty())
-            fail_now("unexpected output before `" + s.text + "`: " + describe_out(q_.front()));
+        if (!q_.empty()) fail_now("unexpected output before `" + s.text + "`: " + describe_out(q_.front()));
     }
 
     void do_step(const step& s) {
         switch (s.v) {
-        case verb::expect_out: return do_expect_out(s);
-        case verb::maybe_out: {
-            advance_to(std::max(now_, s.t_us));
-            if (!q_.empty() && q_.front().t + tol_us_ >= s.t_us && mismatch(s.seg, rec_for(s.conn), q_.front()).empty())
-                q_.pop_front();
-            return;
-        }
-        default: break;
+            case verb::expect_out:
+                return do_expect_out(s);
+            case verb::maybe_out: {
+                advance_to(std::max(now_, s.t_us));
+                if (!q_.empty() && q_.front().t + tol_us_ >= s.t_us &&
+                    mismatch(s.seg, rec_for(s.conn), q_.front()).empty())
+                    q_.pop_front();
+                return;
+            }
+            default:
+                break;
         }
         advance_to(std::max(now_, s.t_us));
         check_quiet(s);
         const uint64_t now = base_us_ + now_;
         switch (s.v) {
-        case verb::inject: do_inject(s); break;
-        case verb::listen: {
-            addr a;
-            uint16_t port;
-            if (!parse_endpoint(s.args[0], local_, a, port)) fail_now("bad endpoint " + s.args[0]);
-            int id = st_->listen(a.family, a.b, port, cbs_, this);
-            if (id < 0) fail_now("listen failed");
-            listeners_.push_back({a, port, id});
-            break;
-        }
-        case verb::unlisten:
-            if (listeners_.empty()) fail_now("no listener");
-            st_->unlisten(listeners_.front().id);
-            break;
-        case verb::conn_decl:
-        case verb::connect: {
-            addr la, ra;
-            uint16_t lp, rp;
-            if (!parse_endpoint(s.args[0], local_, la, lp) || !parse_endpoint(s.args[1], remote_, ra, rp))
-                fail_now("bad endpoints");
-            if (la.family != ra.family) fail_now("local and remote families differ");
-            if (find_name(s.conn)) fail_now(s.conn + " already defined");
-            auto r = std::make_unique<conn_rec>();
-            r->name = s.conn;
-            r->laddr = la;
-            r->lport = lp;
-            r->raddr = ra;
-            r->rport = rp;
-            conn_rec* rec = r.get();
-            conns_.push_back(std::move(r));
-            if (s.v == verb::connect) {
-                ts::tcp_conn* c = st_->connect(la.family, la.b, lp, ra.b, rp, cbs_, this, now);
-                if (!c) fail_now("connect returned null");
-                rec->c = c;
-                ts::conn_info ci = st_->info(c);
-                rec->lport = ci.local_port;
+            case verb::inject:
+                do_inject(s);
+                break;
+            case verb::listen: {
+                addr a;
+                uint16_t port;
+                if (!parse_endpoint(s.args[0], local_, a, port)) fail_now("bad endpoint " + s.args[0]);
+                int id = st_->listen(a.family, a.b, port, cbs_, this);
+                if (id < 0) fail_now("listen failed");
+                listeners_.push_back({a, port, id});
+                break;
             }
-            break;
-        }
-        case verb::send: {
-            conn_rec* rec = rec_for(s.conn);
-            ts::tcp_conn* c = live_conn(rec);
-            uint32_t n = static_cast<uint32_t>(std::stoul(s.args[0]));
-            bool want_fail = s.args.size() == 2;
-            rte_mbuf* head = make_data(rec->sent, n);
-            bool ok = st_->send(c, head, now);
-            if (ok && want_fail) fail_now("send succeeded, expected it to be refused");
-            if (!ok && !want_fail) fail_now("send of " + std::to_string(n) + " bytes refused");
-            if (ok) rec->sent += n;
-            break;
-        }
-        case verb::recv: {
-            conn_rec* rec = rec_for(s.conn);
-            ts::tcp_conn* c = live_conn(rec);
-            if (s.args[0] == "none") {
-                uint64_t got = read_some(rec, c, UINT32_MAX, false);
-                if (got) fail_now("recv returned " + std::to_string(got) + " bytes, expected none");
-            } else if (s.args[0] == "all") {
-                read_some(rec, c, UINT32_MAX, true);
-            } else {
+            case verb::unlisten:
+                if (listeners_.empty()) fail_now("no listener");
+                st_->unlisten(listeners_.front().id);
+                break;
+            case verb::conn_decl:
+            case verb::connect: {
+                addr la, ra;
+                uint16_t lp, rp;
+                if (!parse_endpoint(s.args[0], local_, la, lp) || !parse_endpoint(s.args[1], remote_, ra, rp))
+                    fail_now("bad endpoints");
+                if (la.family != ra.family) fail_now("local and remote families differ");
+                if (find_name(s.conn)) fail_now(s.conn + " already defined");
+                auto r = std::make_unique<conn_rec>();
+                r->name = s.conn;
+                r->laddr = la;
+                r->lport = lp;
+                r->raddr = ra;
+                r->rport = rp;
+                conn_rec* rec = r.get();
+                conns_.push_back(std::move(r));
+                if (s.v == verb::connect) {
+                    ts::tcp_conn* c = st_->connect(la.family, la.b, lp, ra.b, rp, cbs_, this, now);
+                    if (!c) fail_now("connect returned null");
+                    rec->c = c;
+                    ts::conn_info ci = st_->info(c);
+                    rec->lport = ci.local_port;
+                }
+                break;
+            }
+            case verb::send: {
+                conn_rec* rec = rec_for(s.conn);
+                ts::tcp_conn* c = live_conn(rec);
                 uint32_t n = static_cast<uint32_t>(std::stoul(s.args[0]));
-                uint64_t got = 0;
-                while (got < n) {
-                    uint64_t g = read_some(rec, c, static_cast<uint32_t>(n - got), false);
-                    if (!g) break;
-                    got += g;
-                }
-                if (got != n) fail_now("recv " + std::to_string(n) + ": got " + std::to_string(got) + " bytes");
+                bool want_fail = s.args.size() == 2;
+                rte_mbuf* head = make_data(rec->sent, n);
+                bool ok = st_->send(c, head, now);
+                if (ok && want_fail) fail_now("send succeeded, expected it to be refused");
+                if (!ok && !want_fail) fail_now("send of " + std::to_string(n) + " bytes refused");
+                if (ok) rec->sent += n;
+                break;
             }
-            break;
-        }
-        case verb::shutdown: st_->shutdown_write(live_conn(rec_for(s.conn)), now); break;
-        case verb::close: {
-            conn_rec* rec = rec_for(s.conn);
-            ts::tcp_conn* c = live_conn(rec);
-            rec->app_closed = true;
-            st_->close(c, now);
-            break;
-        }
-        case verb::abort: {
-            conn_rec* rec = rec_for(s.conn);
-            ts::tcp_conn* c = live_conn(rec);
-            rec->gone = true;
-            rec->c = nullptr;
-            st_->abort(c, now);
-            break;
-        }
-        case verb::wait: break;
-        case verb::relearn_isn: {
-            conn_rec* rec = rec_for(s.conn);
-            rec->isn_known = false;
-            rec->peer_isn_known = false;
-            rec->sent = rec->received = 0;
-            rec->ts_seen = false;
-            break;
-        }
-        case verb::expect_state: {
-            conn_rec* rec = rec_for(s.conn);
-            std::string want = s.args[0];
-            std::replace(want.begin(), want.end(), '-', '_');
-            std::string got;
-            if (rec->gone) got = "CLOSED";
-            else if (!rec->c) fail_now(rec->name + " has no connection handle yet (not accepted or connected)");
-            else if (rec->app_closed && st_->connection_count() == 0) got = "CLOSED";
-            else got = state_upper(st_->state(rec->c));
-            if (got != want) fail_now("expected state " + want + ", got " + got);
-            break;
-        }
-        case verb::expect_event:
-        case verb::expect_no_event: {
-            conn_rec* rec = rec_for(s.conn);
-            const std::string& want = s.args[0];
-            event_rec* hit = nullptr;
-            for (auto& e : events_) {
-                if (e.consumed || e.rec != rec) continue;
-                if (e.kind == want || (want == "closed" && e.kind.rfind("closed(", 0) == 0)) {
-                    hit = &e;
-                    break;
+            case verb::recv: {
+                conn_rec* rec = rec_for(s.conn);
+                ts::tcp_conn* c = live_conn(rec);
+                if (s.args[0] == "none") {
+                    uint64_t got = read_some(rec, c, UINT32_MAX, false);
+                    if (got) fail_now("recv returned " + std::to_string(got) + " bytes, expected none");
+                } else if (s.args[0] == "all") {
+                    read_some(rec, c, UINT32_MAX, true);
+                } else {
+                    uint32_t n = static_cast<uint32_t>(std::stoul(s.args[0]));
+                    uint64_t got = 0;
+                    while (got < n) {
+                        uint64_t g = read_some(rec, c, static_cast<uint32_t>(n - got), false);
+                        if (!g) break;
+                        got += g;
+                    }
+                    if (got != n) fail_now("recv " + std::to_string(n) + ": got " + std::to_string(got) + " bytes");
                 }
+                break;
             }
-            if (s.v == verb::expect_event) {
-                if (!hit) {
-                    std::string seen;
-                    for (auto& e : events_)
-                        if (e.rec == rec && !e.consumed) seen += " " + e.kind + "@" + fmt_time(e.t);
-                    fail_now("expected event " + want + " on " + rec->name + ", not seen (unconsumed:" +
-                             (seen.empty() ? " none" : seen) + ")");
+            case verb::shutdown:
+                st_->shutdown_write(live_conn(rec_for(s.conn)), now);
+                break;
+            case verb::close: {
+                conn_rec* rec = rec_for(s.conn);
+                ts::tcp_conn* c = live_conn(rec);
+                rec->app_closed = true;
+                st_->close(c, now);
+                break;
+            }
+            case verb::abort: {
+                conn_rec* rec = rec_for(s.conn);
+                ts::tcp_conn* c = live_conn(rec);
+                rec->gone = true;
+                rec->c = nullptr;
+                st_->abort(c, now);
+                break;
+            }
+            case verb::wait:
+                break;
+            case verb::relearn_isn: {
+                conn_rec* rec = rec_for(s.conn);
+                rec->isn_known = false;
+                rec->peer_isn_known = false;
+                rec->sent = rec->received = 0;
+                rec->ts_seen = false;
+                break;
+            }
+            case verb::expect_state: {
+                conn_rec* rec = rec_for(s.conn);
+                std::string want = s.args[0];
+                std::replace(want.begin(), want.end(), '-', '_');
+                std::string got;
+                if (rec->gone)
+                    got = "CLOSED";
+                else if (!rec->c)
+                    fail_now(rec->name + " has no connection handle yet (not accepted or connected)");
+                else if (rec->app_closed && st_->connection_count() == 0)
+                    got = "CLOSED";
+                else
+                    got = state_upper(st_->state(rec->c));
+                if (got != want) fail_now("expected state " + want + ", got " + got);
+                break;
+            }
+            case verb::expect_event:
+            case verb::expect_no_event: {
+                conn_rec* rec = rec_for(s.conn);
+                const std::string& want = s.args[0];
+                event_rec* hit = nullptr;
+                for (auto& e : events_) {
+                    if (e.consumed || e.rec != rec) continue;
+                    if (e.kind == want || (want == "closed" && e.kind.rfind("closed(", 0) == 0)) {
+                        hit = &e;
+                        break;
+                    }
                 }
-                hit->consumed = true;
-            } else if (hit) {
-                fail_now("event " + hit->kind + " on " + rec->name + " at " + fmt_time(hit->t) + ", expected none");
+                if (s.v == verb::expect_event) {
+                    if (!hit) {
+                        std::string seen;
+                        for (auto& e : events_)
+                            if (e.rec == rec && !e.consumed) seen += " " + e.kind + "@" + fmt_time(e.t);
+                        fail_now("expected event " + want + " on " + rec->name +
+                                 ", not seen (unconsumed:" + (seen.empty() ? " none" : seen) + ")");
+                    }
+                    hit->consumed = true;
+                } else if (hit) {
+                    fail_now("event " + hit->kind + " on " + rec->name + " at " + fmt_time(hit->t) + ", expected none");
+                }
+                break;
             }
-            break;
-        }
-        case verb::expect_no_conn:
-            if (st_->connection_count() != 0)
-                fail_now("expected no connection, the stack holds " + std::to_string(st_->connection_count()));
-            break;
-        case verb::expect_conns: {
-            uint32_t n = static_cast<uint32_t>(std::stoul(s.args[0]));
-            if (st_->connection_count() != n)
-                fail_now("expected " + std::to_string(n) + " connections, the stack holds " +
-                         std::to_string(st_->connection_count()));
-            break;
-        }
-        case verb::expect_counter: {
-            auto it = counter_fields().find(s.args[0]);
-            if (it == counter_fields().end()) fail_now("unknown counter " + s.args[0]);
-            std::string op = s.args.size() == 3 ? s.args[1] : "==";
-            uint64_t want = std::stoull(s.args.back());
-            uint64_t got = st_->counters().*(it->second);
-            if (!compare_op(op, got, want))
-                fail_now("counter " + s.args[0] + " is " + std::to_string(got) + ", expected " + op + " " +
-                         std::to_string(want));
-            break;
-        }
-        case verb::expect_info: {
-            ts::conn_info ci = st_->info(live_conn(rec_for(s.conn)));
-            const std::string& f = s.args[0];
-            uint64_t got;
-            if (f == "snd_mss") got = ci.snd_mss;
-            else if (f == "cwnd") got = ci.cwnd;
-            else if (f == "ssthresh") got = ci.ssthresh;
-            else if (f == "srtt_us") got = ci.srtt_us;
-            else if (f == "rto_us") got = ci.rto_us;
-            else if (f == "snd_wnd") got = ci.snd_wnd;
-            else if (f == "rcv_wnd") got = ci.rcv_wnd;
-            else if (f == "snd_wscale") got = ci.snd_wscale;
-            else if (f == "rcv_wscale") got = ci.rcv_wscale;
-            else if (f == "ts_ok") got = ci.ts_ok;
-            else if (f == "sack_ok") got = ci.sack_ok;
-            else if (f == "unread") got = ci.unread;
-            else if (f == "unsent") got = ci.unsent;
-            else if (f == "in_flight") got = ci.in_flight;
-            else if (f == "retransmits") got = ci.retransmits;
-            else if (f == "bytes_in") got = ci.bytes_in;
-            else if (f == "bytes_out") got = ci.bytes_out;
-            else fail_now("unknown info field " + f);
-            std::string op = s.args.size() == 3 ? s.args[1] : "==";
-            uint64_t want = std::stoull(s.args.back());
-            if (!compare_op(op, got, want))
-                fail_now("info " + f + " is " + std::to_string(got) + ", expected " + op + " " + std::to_string(want));
-            break;
-        }
-        case verb::expect_readable: {
-            uint32_t got = st_->readable(live_conn(rec_for(s.conn)));
-            if (got != std::stoul(s.args[0]))
-                fail_now("readable is " + std::to_string(got) + ", expected " + s.args[0]);
-            break;
-        }
-        case verb::expect_send_space: {
-            uint32_t got = st_->send_space(live_conn(rec_for(s.conn)));
-            std::string op = s.args.size() == 2 ? s.args[0] : "==";
-            if (!compare_op(op, got, std::stoull(s.args.back())))
-                fail_now("send_space is " + std::to_string(got) + ", expected " + op + " " + s.args.back());
-            break;
-        }
-        case verb::expect_peer_closed: {
-            bool got = st_->peer_closed(live_conn(rec_for(s.conn)));
-            if (got != (s.args[0] == "1"))
-                fail_now(std::string("peer_closed is ") + (got ? "1" : "0") + ", expected " + s.args[0]);
-            break;
-        }
-        default: break;
+            case verb::expect_no_conn:
+                if (st_->connection_count() != 0)
+                    fail_now("expected no connection, the stack holds " + std::to_string(st_->connection_count()));
+                break;
+            case verb::expect_conns: {
+                uint32_t n = static_cast<uint32_t>(std::stoul(s.args[0]));
+                if (st_->connection_count() != n)
+                    fail_now("expected " + std::to_string(n) + " connections, the stack holds " +
+                             std::to_string(st_->connection_count()));
+                break;
+            }
+            case verb::expect_counter: {
+                auto it = counter_fields().find(s.args[0]);
+                if (it == counter_fields().end()) fail_now("unknown counter " + s.args[0]);
+                std::string op = s.args.size() == 3 ? s.args[1] : "==";
+                uint64_t want = std::stoull(s.args.back());
+                uint64_t got = st_->counters().*(it->second);
+                if (!compare_op(op, got, want))
+                    fail_now("counter " + s.args[0] + " is " + std::to_string(got) + ", expected " + op + " " +
+                             std::to_string(want));
+                break;
+            }
+            case verb::expect_info: {
+                ts::conn_info ci = st_->info(live_conn(rec_for(s.conn)));
+                const std::string& f = s.args[0];
+                uint64_t got;
+                if (f == "snd_mss")
+                    got = ci.snd_mss;
+                else if (f == "cwnd")
+                    got = ci.cwnd;
+                else if (f == "ssthresh")
+                    got = ci.ssthresh;
+                else if (f == "srtt_us")
+                    got = ci.srtt_us;
+                else if (f == "rto_us")
+                    got = ci.rto_us;
+                else if (f == "snd_wnd")
+                    got = ci.snd_wnd;
+                else if (f == "rcv_wnd")
+                    got = ci.rcv_wnd;
+                else if (f == "snd_wscale")
+                    got = ci.snd_wscale;
+                else if (f == "rcv_wscale")
+                    got = ci.rcv_wscale;
+                else if (f == "ts_ok")
+                    got = ci.ts_ok;
+                else if (f == "sack_ok")
+                    got = ci.sack_ok;
+                else if (f == "unread")
+                    got = ci.unread;
+                else if (f == "unsent")
+                    got = ci.unsent;
+                else if (f == "in_flight")
+                    got = ci.in_flight;
+                else if (f == "retransmits")
+                    got = ci.retransmits;
+                else if (f == "bytes_in")
+                    got = ci.bytes_in;
+                else if (f == "bytes_out")
+                    got = ci.bytes_out;
+                else
+                    fail_now("unknown info field " + f);
+                std::string op = s.args.size() == 3 ? s.args[1] : "==";
+                uint64_t want = std::stoull(s.args.back());
+                if (!compare_op(op, got, want))
+                    fail_now("info " + f + " is " + std::to_string(got) + ", expected " + op + " " +
+                             std::to_string(want));
+                break;
+            }
+            case verb::expect_readable: {
+                uint32_t got = st_->readable(live_conn(rec_for(s.conn)));
+                if (got != std::stoul(s.args[0]))
+                    fail_now("readable is " + std::to_string(got) + ", expected " + s.args[0]);
+                break;
+            }
+            case verb::expect_send_space: {
+                uint32_t got = st_->send_space(live_conn(rec_for(s.conn)));
+                std::string op = s.args.size() == 2 ? s.args[0] : "==";
+                if (!compare_op(op, got, std::stoull(s.args.back())))
+                    fail_now("send_space is " + std::to_string(got) + ", expected " + op + " " + s.args.back());
+                break;
+            }
+            case verb::expect_peer_closed: {
+                bool got = st_->peer_closed(live_conn(rec_for(s.conn)));
+                if (got != (s.args[0] == "1"))
+                    fail_now(std::string("peer_closed is ") + (got ? "1" : "0") + ", expected " + s.args[0]);
+                break;
+            }
+            default:
+                break;
         }
         drain_output();
     }
@@ -894,26 +996,36 @@ private:
         };
         for (const auto& o : sp.opts) {
             switch (o.k) {
-            case opt_spec::kind::mss:
-                ob.insert(ob.end(), {2, 4, static_cast<uint8_t>(o.a.v >> 8), static_cast<uint8_t>(o.a.v)});
-                break;
-            case opt_spec::kind::wscale: ob.insert(ob.end(), {3, 3, static_cast<uint8_t>(o.a.v)}); break;
-            case opt_spec::kind::sack_ok: ob.insert(ob.end(), {4, 2}); break;
-            case opt_spec::kind::nop: ob.push_back(1); break;
-            case opt_spec::kind::eol: ob.push_back(0); break;
-            case opt_spec::kind::ts:
-                ob.insert(ob.end(), {8, 10});
-                put32(o.a.any ? 0 : o.a.v);
-                put32(o.b.any ? (rec->ts_seen ? rec->last_tsval : 0) : o.b.v);
-                break;
-            case opt_spec::kind::raw: ob.insert(ob.end(), o.bytes.begin(), o.bytes.end()); break;
-            case opt_spec::kind::sack:
-                ob.insert(ob.end(), {5, static_cast<uint8_t>(2 + 8 * o.blocks.size())});
-                for (auto& b : o.blocks) {
-                    put32(b.first + base);
-                    put32(b.second + base);
-                }
-                break;
+                case opt_spec::kind::mss:
+                    ob.insert(ob.end(), {2, 4, static_cast<uint8_t>(o.a.v >> 8), static_cast<uint8_t>(o.a.v)});
+                    break;
+                case opt_spec::kind::wscale:
+                    ob.insert(ob.end(), {3, 3, static_cast<uint8_t>(o.a.v)});
+                    break;
+                case opt_spec::kind::sack_ok:
+                    ob.insert(ob.end(), {4, 2});
+                    break;
+                case opt_spec::kind::nop:
+                    ob.push_back(1);
+                    break;
+                case opt_spec::kind::eol:
+                    ob.push_back(0);
+                    break;
+                case opt_spec::kind::ts:
+                    ob.insert(ob.end(), {8, 10});
+                    put32(o.a.any ? 0 : o.a.v);
+                    put32(o.b.any ? (rec->ts_seen ? rec->last_tsval : 0) : o.b.v);
+                    break;
+                case opt_spec::kind::raw:
+                    ob.insert(ob.end(), o.bytes.begin(), o.bytes.end());
+                    break;
+                case opt_spec::kind::sack:
+                    ob.insert(ob.end(), {5, static_cast<uint8_t>(2 + 8 * o.blocks.size())});
+                    for (auto& b : o.blocks) {
+                        put32(b.first + base);
+                        put32(b.second + base);
+                    }
+                    break;
             }
         }
         while (ob.size() % 4) ob.push_back(0);
@@ -988,7 +1100,8 @@ std::string run_one(const scenario& sc, rte_mempool* pool, std::string& warn) {
         r.teardown();
     }
     unsigned after = rte_mempool_avail_count(pool);
-    if (after != before) warn = std::to_string(static_cast<int>(before) - static_cast<int>(after)) + " mbufs not returned to the pool";
+    if (after != before)
+        warn = std::to_string(static_cast<int>(before) - static_cast<int>(after)) + " mbufs not returned to the pool";
     return result;
 }
 
@@ -1011,8 +1124,7 @@ std::string one_line(std::string s) {
 }
 
 int usage() {
-    std::fprintf(stderr,
-                 "usage: tcp_scenario [-v] [--list] [--no-fork] [-k SUBSTR] [--timeout SEC] FILE|DIR...\n");
+    std::fprintf(stderr, "usage: tcp_scenario [-v] [--list] [--no-fork] [-k SUBSTR] [--timeout SEC] FILE|DIR...\n");
     return 2;
 }
 
@@ -1027,13 +1139,20 @@ int main(int argc, char** argv) {
     std::vector<std::string> files;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
-        if (a == "-v") g_verbose = true;
-        else if (a == "--list") list = true;
-        else if (a == "--no-fork") fork_each = false;
-        else if (a == "-k" && i + 1 < argc) filters.push_back(argv[++i]);
-        else if (a == "--timeout" && i + 1 < argc) timeout_s = std::atoi(argv[++i]);
-        else if (!a.empty() && a[0] == '-') return usage();
-        else collect(a, files);
+        if (a == "-v")
+            g_verbose = true;
+        else if (a == "--list")
+            list = true;
+        else if (a == "--no-fork")
+            fork_each = false;
+        else if (a == "-k" && i + 1 < argc)
+            filters.push_back(argv[++i]);
+        else if (a == "--timeout" && i + 1 < argc)
+            timeout_s = std::atoi(argv[++i]);
+        else if (!a.empty() && a[0] == '-')
+            return usage();
+        else
+            collect(a, files);
     }
     if (files.empty()) return usage();
     if (!filters.empty()) {
@@ -1128,7 +1247,9 @@ int main(int argc, char** argv) {
             auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
             bool timed_out = false;
             for (;;) {
-                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+                auto left =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+                        .count();
                 if (left <= 0) {
                     timed_out = true;
                     break;
@@ -1154,22 +1275,28 @@ int main(int argc, char** argv) {
                 std::string l = buf.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
                 pos = nl == std::string::npos ? buf.size() : nl + 1;
                 if (l.empty()) continue;
-                if (l[0] == 'W') warn = l.substr(1);
-                else if (l[0] == 'P') ok = got_result = true;
+                if (l[0] == 'W')
+                    warn = l.substr(1);
+                else if (l[0] == 'P')
+                    ok = got_result = true;
                 else if (l[0] == 'F') {
                     result = l.substr(1);
                     got_result = true;
                 }
             }
             if (!got_result) {
-                if (timed_out) result = "hung: no result after " + std::to_string(timeout_s) + " s (killed)";
-                else if (WIFSIGNALED(status)) result = std::string("crashed: ") + strsignal(WTERMSIG(status));
-                else result = "child exited without a result (status " + std::to_string(status) + ")";
+                if (timed_out)
+                    result = "hung: no result after " + std::to_string(timeout_s) + " s (killed)";
+                else if (WIFSIGNALED(status))
+                    result = std::string("crashed: ") + strsignal(WTERMSIG(status));
+                else
+                    result = "child exited without a result (status " + std::to_string(status) + ")";
             }
         }
         if (ok) {
             passed++;
-            std::printf("PASS %s (%s)%s\n", sc->name.c_str(), f.c_str(), warn.empty() ? "" : (" [warning: " + warn + "]").c_str());
+            std::printf("PASS %s (%s)%s\n", sc->name.c_str(), f.c_str(),
+                        warn.empty() ? "" : (" [warning: " + warn + "]").c_str());
         } else {
             failed++;
             std::printf("FAIL %s (%s): %s%s\n", sc->name.c_str(), f.c_str(), result.c_str(),
